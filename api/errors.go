@@ -1,0 +1,127 @@
+package api
+
+import "fmt"
+
+// Stable error codes. A code names one failure for good; its HTTP status is
+// fixed (see StatusOf) and clients match on the code, never on the message.
+const (
+	CodeBadRequest        = "bad_request"            // 400 malformed request
+	CodeInvalidJSON       = "invalid_json"           // 400 body or value is not valid JSON
+	CodeJSONTooDeep       = "json_too_deep"          // 400 nesting beyond the depth limit
+	CodeInvalidName       = "invalid_name"           // 400 namespace or schema name
+	CodeInvalidKey        = "invalid_key"            // 400 config key shape
+	CodeKeyTooLong        = "key_too_long"           // 400 key beyond the key limit
+	CodeInvalidSchemaRef  = "invalid_schema_ref"     // 400 "name" or "name@version" expected
+	CodeInvalidSchema     = "invalid_schema"         // 422 not a valid 2020-12 schema / bad $ref
+	CodeValidationFailed  = "validation_failed"      // 422 value fails its schema
+	CodeBatchFailed       = "batch_failed"           // 422/409/412 see Items
+	CodeNamespaceNotFound = "namespace_not_found"    // 404
+	CodeSchemaNotFound    = "schema_not_found"       // 404
+	CodeConfigNotFound    = "config_not_found"       // 404
+	CodeRevisionNotFound  = "revision_not_found"     // 404 no such history revision
+	CodeRouteNotFound     = "route_not_found"        // 404
+	CodeMethodNotAllowed  = "method_not_allowed"     // 405
+	CodeNamespaceExists   = "namespace_exists"       // 409
+	CodeNamespaceNotEmpty = "namespace_not_empty"    // 409 delete without force
+	CodeSchemaConflict    = "schema_conflict"        // 409 a concurrent registration won
+	CodeSchemaRequired    = "schema_required"        // 400 new key without schema
+	CodeRevisionMismatch  = "revision_mismatch"      // 412 compare-and-set failed
+	CodeBodyTooLarge      = "body_too_large"         // 413
+	CodeValueTooLarge     = "value_too_large"        // 413
+	CodeSchemaTooLarge    = "schema_too_large"       // 413
+	CodeBatchTooLarge     = "batch_too_large"        // 413 too many operations or bytes
+	CodeUnsupportedMedia  = "unsupported_media_type" // 415
+	CodeNoLeader          = "no_leader"              // 503 retry later
+	CodeOutcomeUnknown    = "outcome_unknown"        // 503 the write may or may not have committed
+	CodeShuttingDown      = "shutting_down"          // 503
+	CodeTimeout           = "timeout"                // 504 read barrier did not complete
+	CodeInternal          = "internal"               // 500
+)
+
+var statusOf = map[string]int{
+	CodeBadRequest:        400,
+	CodeInvalidJSON:       400,
+	CodeJSONTooDeep:       400,
+	CodeInvalidName:       400,
+	CodeInvalidKey:        400,
+	CodeKeyTooLong:        400,
+	CodeInvalidSchemaRef:  400,
+	CodeSchemaRequired:    400,
+	CodeInvalidSchema:     422,
+	CodeValidationFailed:  422,
+	CodeBatchFailed:       422,
+	CodeNamespaceNotFound: 404,
+	CodeSchemaNotFound:    404,
+	CodeConfigNotFound:    404,
+	CodeRevisionNotFound:  404,
+	CodeRouteNotFound:     404,
+	CodeMethodNotAllowed:  405,
+	CodeNamespaceExists:   409,
+	CodeNamespaceNotEmpty: 409,
+	CodeSchemaConflict:    409,
+	CodeRevisionMismatch:  412,
+	CodeBodyTooLarge:      413,
+	CodeValueTooLarge:     413,
+	CodeSchemaTooLarge:    413,
+	CodeBatchTooLarge:     413,
+	CodeUnsupportedMedia:  415,
+	CodeNoLeader:          503,
+	CodeOutcomeUnknown:    503,
+	CodeShuttingDown:      503,
+	CodeTimeout:           504,
+	CodeInternal:          500,
+}
+
+// StatusOf returns the HTTP status that goes with code (500 if unknown).
+func StatusOf(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return 500
+}
+
+// FieldError is one failing location of a JSON value checked against a
+// schema.
+type FieldError struct {
+	// Pointer is the JSON pointer (RFC 6901) of the failing instance
+	// location; "" is the whole value.
+	Pointer string `json:"pointer"`
+	// Keyword is the schema keyword location that failed, such as
+	// "/properties/port/maximum".
+	Keyword string `json:"keyword"`
+	Message string `json:"message"`
+}
+
+// ItemError reports one failing operation of a batch.
+type ItemError struct {
+	Index   int          `json:"index"`
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Details []FieldError `json:"details,omitempty"`
+}
+
+// Error is the one JSON error shape of the API: {"error": {...}}.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Details lists every failing location for validation errors.
+	Details []FieldError `json:"details,omitempty"`
+	// Items lists the failing operations of a batch.
+	Items []ItemError `json:"items,omitempty"`
+	// Revision is the current revision where it helps the caller (a failed
+	// compare-and-set reports the key's modify revision).
+	Revision uint64 `json:"revision,omitempty"`
+}
+
+// ErrorBody wraps Error on the wire.
+type ErrorBody struct {
+	Error *Error `json:"error"`
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Status returns the HTTP status of the error's code.
+func (e *Error) Status() int { return StatusOf(e.Code) }
