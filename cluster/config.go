@@ -1,0 +1,130 @@
+package cluster
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a node's raft. Zero durations take the defaults of
+// DefaultConfig.
+type Config struct {
+	// NodeID is this node's raft server ID; stable across restarts.
+	NodeID string
+	// Dir holds raft.db (log and stable store) and snapshots/.
+	Dir string
+	// BindAddr is the raft TCP address to listen on ("127.0.0.1:7401";
+	// port 0 picks one).
+	BindAddr string
+	// AdvertiseAddr is the address peers dial; empty means the bound one.
+	AdvertiseAddr string
+	// Bootstrap makes a node with no raft state bootstrap a one-server
+	// cluster of itself. A node with state never bootstraps again.
+	Bootstrap bool
+
+	// HeartbeatTimeout and ElectionTimeout: raft's timers (500ms each).
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+	// LeaderLeaseTimeout (250ms): a leader steps down after this long without
+	// quorum contact. Reads do not rely on it.
+	LeaderLeaseTimeout time.Duration
+	// CommitTimeout (50ms): followers learn the commit index at least this
+	// often when idle.
+	CommitTimeout time.Duration
+	// MaxAppendEntries (512) bounds a group commit and an FSM batch.
+	MaxAppendEntries int
+	// SnapshotThreshold (8192 entries) and SnapshotInterval (2m): when to
+	// snapshot. TrailingLogs (10240) entries stay after a snapshot so that a
+	// lagging follower catches up from the log.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	// SnapshotsRetained (2) snapshot files are kept.
+	SnapshotsRetained int
+	// ApplyTimeout (10s) bounds the wait to enqueue a command.
+	ApplyTimeout time.Duration
+	// RaftLogLevel is hashicorp/raft's log level ("warn").
+	RaftLogLevel string
+
+	// Logger receives the cluster's structured logs.
+	Logger *slog.Logger
+	// Registerer receives the cluster's metrics; nil means none.
+	Registerer prometheus.Registerer
+}
+
+// DefaultConfig returns the defaults for a single node on loopback.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:             "node1",
+		BindAddr:           "127.0.0.1:7401",
+		Bootstrap:          true,
+		HeartbeatTimeout:   500 * time.Millisecond,
+		ElectionTimeout:    500 * time.Millisecond,
+		LeaderLeaseTimeout: 250 * time.Millisecond,
+		CommitTimeout:      50 * time.Millisecond,
+		MaxAppendEntries:   512,
+		SnapshotThreshold:  8192,
+		SnapshotInterval:   2 * time.Minute,
+		TrailingLogs:       10240,
+		SnapshotsRetained:  2,
+		ApplyTimeout:       10 * time.Second,
+		RaftLogLevel:       "warn",
+	}
+}
+
+// Validate reports whether the configuration can be used.
+func (c Config) Validate() error {
+	switch {
+	case c.NodeID == "":
+		return errors.New("cluster: config: NodeID is required")
+	case c.Dir == "":
+		return errors.New("cluster: config: Dir is required")
+	case c.BindAddr == "":
+		return errors.New("cluster: config: BindAddr is required")
+	case c.MaxAppendEntries < 0 || c.MaxAppendEntries > 1024:
+		return errors.New("cluster: config: MaxAppendEntries must be 1..1024")
+	}
+	return nil
+}
+
+func (c *Config) fillDefaults() {
+	d := DefaultConfig()
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = d.HeartbeatTimeout
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = d.ElectionTimeout
+	}
+	if c.LeaderLeaseTimeout == 0 {
+		c.LeaderLeaseTimeout = d.LeaderLeaseTimeout
+	}
+	if c.CommitTimeout == 0 {
+		c.CommitTimeout = d.CommitTimeout
+	}
+	if c.MaxAppendEntries == 0 {
+		c.MaxAppendEntries = d.MaxAppendEntries
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = d.SnapshotThreshold
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = d.SnapshotInterval
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = d.TrailingLogs
+	}
+	if c.SnapshotsRetained == 0 {
+		c.SnapshotsRetained = d.SnapshotsRetained
+	}
+	if c.ApplyTimeout == 0 {
+		c.ApplyTimeout = d.ApplyTimeout
+	}
+	if c.RaftLogLevel == "" {
+		c.RaftLogLevel = d.RaftLogLevel
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}

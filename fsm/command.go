@@ -1,0 +1,160 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/store"
+)
+
+// Type identifies a command. Numbers are never reused or renumbered.
+type Type uint8
+
+// Command types.
+const (
+	TypeCreateNamespace Type = 1
+	TypeDeleteNamespace Type = 2
+	TypeRegisterSchema  Type = 3
+	TypeTxn             Type = 4
+)
+
+// FlagIgnoreUnknown marks a command that a node which does not know its type
+// may skip.
+const FlagIgnoreUnknown byte = 1
+
+// Audit is the who, why and when stamped into every command by the node that
+// proposes it.
+type Audit struct {
+	Principal string `json:"principal"`
+	Reason    string `json:"reason,omitempty"`
+	// Time is Unix nanoseconds on the proposing node's clock.
+	Time int64 `json:"time"`
+}
+
+// NewAudit stamps the current time.
+func NewAudit(principal, reason string) Audit {
+	return Audit{Principal: principal, Reason: reason, Time: time.Now().UnixNano()}
+}
+
+func (a Audit) store() store.Audit {
+	return store.Audit{Principal: a.Principal, Reason: a.Reason, Time: time.Unix(0, a.Time).UTC()}
+}
+
+// CreateNamespace creates a namespace.
+type CreateNamespace struct {
+	Audit
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// DeleteNamespace deletes a namespace; Force removes its contents too.
+type DeleteNamespace struct {
+	Audit
+	Name  string `json:"name"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// RegisterSchema stores version Version of a schema. The proposer compiled
+// the schema assuming Version is the next one; if another version got there
+// first, the command fails with store.ErrSchemaConflict.
+type RegisterSchema struct {
+	Audit
+	Namespace   string          `json:"namespace"`
+	Name        string          `json:"name"`
+	Version     int             `json:"version"`
+	Schema      json.RawMessage `json:"schema"`
+	Description string          `json:"description,omitempty"`
+}
+
+// Txn is an atomic set of config operations: all apply at one revision, or
+// none does.
+type Txn struct {
+	Audit
+	Ops []Op `json:"ops"`
+}
+
+// Op is one operation of a Txn.
+type Op struct {
+	// Op is api.BatchPut, api.BatchDelete or api.BatchCheck.
+	Op        string `json:"op"`
+	Namespace string `json:"namespace"`
+	Key       string `json:"key"`
+	// Schema, SchemaVersion and SchemaRevision (the create revision of that
+	// version) name the exact schema version the value was validated
+	// against; apply fails if it no longer exists.
+	Schema         string          `json:"schema,omitempty"`
+	SchemaVersion  int             `json:"schema_version,omitempty"`
+	SchemaRevision uint64          `json:"schema_revision,omitempty"`
+	Value          json.RawMessage `json:"value,omitempty"`
+	// Revision is a compare-and-set condition on the key's modify revision;
+	// 0 means the key must not exist. Required for check.
+	Revision *uint64 `json:"revision,omitempty"`
+	// RollbackOf records that this put restores the value of a revision.
+	RollbackOf uint64 `json:"rollback_of,omitempty"`
+}
+
+// Encode builds a log entry from a command.
+func Encode(cmd any) ([]byte, error) {
+	var t Type
+	switch cmd.(type) {
+	case *CreateNamespace:
+		t = TypeCreateNamespace
+	case *DeleteNamespace:
+		t = TypeDeleteNamespace
+	case *RegisterSchema:
+		t = TypeRegisterSchema
+	case *Txn:
+		t = TypeTxn
+	default:
+		return nil, fmt.Errorf("fsm: encode: unknown command %T", cmd)
+	}
+	body, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("fsm: encode %T: %w", cmd, err)
+	}
+	return append([]byte{byte(t), 0}, body...), nil
+}
+
+// Result is what applying one entry returns to the proposer (as the raft
+// ApplyFuture's response).
+type Result struct {
+	// Revision is the entry's index: the revision of everything it wrote.
+	Revision uint64
+	// Err is a business failure; nothing was changed.
+	Err error
+
+	Namespace *api.Namespace
+	Schema    *api.SchemaVersion
+	// Entries holds, per Txn op, the entry written (nil for delete and
+	// check).
+	Entries []*api.ConfigEntry
+}
+
+// OpError is the failure of one operation of a Txn.
+type OpError struct {
+	Index int
+	Err   error
+}
+
+// TxnError reports every failing operation of a Txn that was not applied.
+type TxnError struct {
+	Ops []OpError
+}
+
+func (e *TxnError) Error() string {
+	if len(e.Ops) == 1 {
+		return e.Ops[0].Err.Error()
+	}
+	return fmt.Sprintf("fsm: %d operations failed; first: op %d: %v", len(e.Ops), e.Ops[0].Index, e.Ops[0].Err)
+}
+
+// Unwrap returns the operations' errors, so errors.Is matches any of them.
+func (e *TxnError) Unwrap() []error {
+	out := make([]error, len(e.Ops))
+	for i, o := range e.Ops {
+		out[i] = o.Err
+	}
+	return out
+}

@@ -1,0 +1,17 @@
+package store
+
+import "errors"
+
+// Errors returned by reads and by the checks that callers make before
+// mutating. Callers match them with errors.Is.
+var (
+	ErrNamespaceNotFound = errors.New("store: namespace not found")
+	ErrNamespaceExists   = errors.New("store: namespace already exists")
+	ErrNamespaceNotEmpty = errors.New("store: namespace not empty")
+	ErrSchemaNotFound    = errors.New("store: schema not found")
+	ErrSchemaConflict    = errors.New("store: schema version conflict")
+	ErrConfigNotFound    = errors.New("store: config not found")
+	ErrRevisionMismatch  = errors.New("store: revision mismatch")
+	ErrRevisionNotFound  = errors.New("store: revision not found")
+	ErrClosed            = errors.New("store: closed")
+)

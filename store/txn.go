@@ -1,0 +1,314 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+	"github.com/schemakv/schemakv/api"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Audit is who made a change, why, and when (the leader's clock, carried in
+// the replicated command).
+type Audit struct {
+	Principal string
+	Reason    string
+	Time      time.Time
+}
+
+// Txn is the single write transaction. Reads through a Txn see its own
+// writes. Write methods fail only on I/O errors; callers check business
+// rules (existence, compare-and-set) with the read methods first.
+type Txn struct {
+	s   *Store
+	btx *bolt.Tx
+	ns  *iradix.Txn[*api.Namespace]
+	sch *iradix.Txn[*api.SchemaVersion]
+	cfg *iradix.Txn[*api.ConfigEntry]
+
+	rev    uint64
+	seq    uint16
+	events []api.Event
+	done   bool
+}
+
+// Begin starts the write transaction. Only one can be open at a time; Begin
+// blocks while another is.
+func (s *Store) Begin() (*Txn, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	btx, err := s.db.Begin(true)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	v := s.view.Load()
+	return &Txn{
+		s: s, btx: btx,
+		ns:  v.namespaces.Txn(),
+		sch: v.schemas.Txn(),
+		cfg: v.configs.Txn(),
+	}, nil
+}
+
+// SetRevision sets the revision stamped on the writes that follow. It must
+// not be lower than the store's applied revision.
+func (t *Txn) SetRevision(rev uint64) {
+	t.rev = rev
+	t.seq = 0
+}
+
+// Events returns the events recorded so far in this transaction.
+func (t *Txn) Events() []api.Event { return t.events }
+
+// Namespace reads a namespace, seeing this transaction's writes.
+func (t *Txn) Namespace(name string) (*api.Namespace, bool) {
+	return t.ns.Get([]byte(name))
+}
+
+// Config reads a config entry, seeing this transaction's writes.
+func (t *Txn) Config(ns, key string) (*api.ConfigEntry, bool) {
+	return t.cfg.Get(configKey(ns, key))
+}
+
+// SchemaVersion reads a schema version, seeing this transaction's writes.
+func (t *Txn) SchemaVersion(ns, name string, version int) (*api.SchemaVersion, bool) {
+	return t.sch.Get(schemaKey(ns, name, version))
+}
+
+// LatestSchemaVersion returns the highest version number of a schema, or 0.
+func (t *Txn) LatestSchemaVersion(ns, name string) int {
+	it := t.sch.Root().ReverseIterator()
+	it.SeekPrefix(schemaPrefix(ns, name))
+	if _, sv, ok := it.Previous(); ok {
+		return sv.Version
+	}
+	return 0
+}
+
+// CreateNamespace stores a new namespace.
+func (t *Txn) CreateNamespace(name, description string, a Audit) (*api.Namespace, error) {
+	n := &api.Namespace{
+		Name: name, Description: description,
+		CreateRevision: t.rev, ModifyRevision: t.rev,
+		CreatedBy: a.Principal, CreatedAt: a.Time,
+	}
+	if err := t.putNamespace(n); err != nil {
+		return nil, err
+	}
+	return n, t.record(api.Event{Kind: api.KindNamespace, Op: api.OpCreate, Namespace: name}, a)
+}
+
+func (t *Txn) putNamespace(n *api.Namespace) error {
+	b, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("store: encode namespace: %w", err)
+	}
+	if err := t.btx.Bucket(bucketNamespaces).Put([]byte(n.Name), b); err != nil {
+		return fmt.Errorf("store: put namespace: %w", err)
+	}
+	t.ns.Insert([]byte(n.Name), n)
+	return nil
+}
+
+// DeleteNamespace removes a namespace with its schemas and configs. Each
+// removed config entry gets a delete event; the namespace gets one event
+// that says whether the delete was forced.
+func (t *Txn) DeleteNamespace(name string, force bool, a Audit) error {
+	prefix := nsPrefix(name)
+	var keys [][]byte
+	it := t.cfg.Root().Iterator()
+	it.SeekPrefix(prefix)
+	for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := t.DeleteConfig(name, string(k[len(prefix):]), a); err != nil {
+			return err
+		}
+	}
+	var schemaKeys [][]byte
+	sit := t.sch.Root().Iterator()
+	sit.SeekPrefix(prefix)
+	for k, _, ok := sit.Next(); ok; k, _, ok = sit.Next() {
+		schemaKeys = append(schemaKeys, k)
+	}
+	b := t.btx.Bucket(bucketSchemas)
+	for _, k := range schemaKeys {
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("store: delete schema: %w", err)
+		}
+		t.sch.Delete(k)
+	}
+	if err := t.btx.Bucket(bucketNamespaces).Delete([]byte(name)); err != nil {
+		return fmt.Errorf("store: delete namespace: %w", err)
+	}
+	t.ns.Delete([]byte(name))
+	return t.record(api.Event{Kind: api.KindNamespace, Op: api.OpDelete, Namespace: name, Force: force}, a)
+}
+
+// PutSchemaVersion stores a new schema version, stamping its revision and
+// audit fields.
+func (t *Txn) PutSchemaVersion(sv api.SchemaVersion, a Audit) (*api.SchemaVersion, error) {
+	sv.CreateRevision = t.rev
+	sv.CreatedBy = a.Principal
+	sv.CreatedAt = a.Time
+	sv.Reason = a.Reason
+	b, err := json.Marshal(&sv)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode schema: %w", err)
+	}
+	k := schemaKey(sv.Namespace, sv.Name, sv.Version)
+	if err := t.btx.Bucket(bucketSchemas).Put(k, b); err != nil {
+		return nil, fmt.Errorf("store: put schema: %w", err)
+	}
+	if sv.Version == 1 || t.LatestSchemaVersion(sv.Namespace, sv.Name) == 0 {
+		t.adjustCounts(sv.Namespace, 0, 1)
+	}
+	t.sch.Insert(k, &sv)
+	return &sv, t.record(api.Event{
+		Kind: api.KindSchema, Op: api.OpCreate, Namespace: sv.Namespace, Key: sv.Name,
+		Value: sv.Schema, Schema: sv.Name, SchemaVersion: sv.Version,
+	}, a)
+}
+
+// PutConfig writes a config entry at the transaction's revision. rollbackOf
+// names the revision a rollback restores (0 otherwise).
+func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.RawMessage, a Audit, rollbackOf uint64) (*api.ConfigEntry, error) {
+	k := configKey(ns, key)
+	e := &api.ConfigEntry{
+		Namespace: ns, Key: key, Value: value,
+		Schema: schema, SchemaVersion: schemaVersion,
+		CreateRevision: t.rev, ModifyRevision: t.rev, Version: 1,
+		ModifiedBy: a.Principal, ModifiedAt: a.Time, Reason: a.Reason,
+	}
+	var prev uint64
+	if old, ok := t.cfg.Get(k); ok {
+		e.CreateRevision = old.CreateRevision
+		e.Version = old.Version + 1
+		prev = old.ModifyRevision
+	} else {
+		t.adjustCounts(ns, 1, 0)
+	}
+	if err := t.btx.Bucket(bucketConfigs).Put(k, encodeEntry(e)); err != nil {
+		return nil, fmt.Errorf("store: put config: %w", err)
+	}
+	t.cfg.Insert(k, e)
+	return e, t.record(api.Event{
+		Kind: api.KindConfig, Op: api.OpPut, Namespace: ns, Key: key, Value: value,
+		Schema: schema, SchemaVersion: schemaVersion, Version: e.Version,
+		PrevRevision: prev, RollbackOf: rollbackOf,
+	}, a)
+}
+
+// DeleteConfig removes a config entry; deleting a missing key does nothing.
+func (t *Txn) DeleteConfig(ns, key string, a Audit) error {
+	k := configKey(ns, key)
+	old, ok := t.cfg.Get(k)
+	if !ok {
+		return nil
+	}
+	if err := t.btx.Bucket(bucketConfigs).Delete(k); err != nil {
+		return fmt.Errorf("store: delete config: %w", err)
+	}
+	t.cfg.Delete(k)
+	t.adjustCounts(ns, -1, 0)
+	return t.record(api.Event{
+		Kind: api.KindConfig, Op: api.OpDelete, Namespace: ns, Key: key,
+		Schema: old.Schema, SchemaVersion: old.SchemaVersion, PrevRevision: old.ModifyRevision,
+	}, a)
+}
+
+// adjustCounts updates the in-memory counters of a namespace. Counters are
+// derived data: they are rebuilt on load and not written to bbolt.
+func (t *Txn) adjustCounts(ns string, configs, schemas int) {
+	n, ok := t.ns.Get([]byte(ns))
+	if !ok {
+		return
+	}
+	c := *n
+	c.ConfigCount += configs
+	c.SchemaCount += schemas
+	t.ns.Insert([]byte(ns), &c)
+}
+
+// record appends an event to the history at the current revision.
+func (t *Txn) record(ev api.Event, a Audit) error {
+	ev.Revision = t.rev
+	ev.Principal = a.Principal
+	ev.Reason = a.Reason
+	ev.Time = a.Time
+	b, err := json.Marshal(&ev)
+	if err != nil {
+		return fmt.Errorf("store: encode event: %w", err)
+	}
+	id := eventID(t.rev, t.seq)
+	t.seq++
+	if err := t.btx.Bucket(bucketEvents).Put(id, b); err != nil {
+		return fmt.Errorf("store: put event: %w", err)
+	}
+	hk := append(histPrefix(ev.Kind, ev.Namespace, ev.Key), id...)
+	if err := t.btx.Bucket(bucketKeyHist).Put(hk, nil); err != nil {
+		return fmt.Errorf("store: put history index: %w", err)
+	}
+	t.events = append(t.events, ev)
+	return nil
+}
+
+// Commit records applied as the applied revision, makes the transaction
+// durable, and publishes the new read model.
+func (t *Txn) Commit(applied uint64) error {
+	if t.done {
+		return fmt.Errorf("store: transaction already finished")
+	}
+	t.done = true
+	defer t.s.mu.Unlock()
+	if err := t.btx.Bucket(bucketMeta).Put(keyApplied, u64(applied)); err != nil {
+		_ = t.btx.Rollback()
+		return fmt.Errorf("store: put applied: %w", err)
+	}
+	if err := t.btx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	t.s.publish(&View{
+		applied:    applied,
+		namespaces: t.ns.Commit(),
+		schemas:    t.sch.Commit(),
+		configs:    t.cfg.Commit(),
+	}, false)
+	return nil
+}
+
+// Discard abandons the transaction. It is safe after Commit.
+func (t *Txn) Discard() {
+	if t.done {
+		return
+	}
+	t.done = true
+	_ = t.btx.Rollback()
+	t.s.mu.Unlock()
+}
+
+func eventID(rev uint64, seq uint16) []byte {
+	b := make([]byte, 10)
+	binary.BigEndian.PutUint64(b, rev)
+	binary.BigEndian.PutUint16(b[8:], seq)
+	return b
+}
+
+// histPrefix is the keyhist prefix of one object: kind byte, namespace, 0,
+// key, 0. Event ids follow it, so an object's history sorts by revision.
+func histPrefix(kind, ns, key string) []byte {
+	b := make([]byte, 0, 3+len(ns)+len(key))
+	b = append(b, kind[0])
+	b = append(b, ns...)
+	b = append(b, 0)
+	b = append(b, key...)
+	return append(b, 0)
+}
