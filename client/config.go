@@ -1,0 +1,59 @@
+package client
+
+import (
+	"net/http"
+	"os"
+	"time"
+)
+
+// Environment variables read by DefaultConfig.
+const (
+	EnvAddr      = "SCHEMAKV_ADDR"
+	EnvToken     = "SCHEMAKV_TOKEN"
+	EnvPrincipal = "SCHEMAKV_PRINCIPAL"
+)
+
+// DefaultAddress is the server address used when neither Config.Address nor
+// SCHEMAKV_ADDR names one.
+const DefaultAddress = "http://127.0.0.1:7400"
+
+// DefaultTimeout bounds every request when Config.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// Config configures a Client. The zero value is usable: New fills in
+// DefaultAddress and DefaultTimeout.
+type Config struct {
+	// Address is the base URL of any server node, such as
+	// "http://127.0.0.1:7400". A bare "host:port" means http. Empty means
+	// DefaultAddress.
+	Address string
+	// Token, when set, is sent as "Authorization: Bearer <token>".
+	Token string
+	// Principal, when set, is sent as X-Schemakv-Principal. It is a
+	// placeholder identity until authentication lands; servers that
+	// authenticate ignore it.
+	Principal string
+	// HTTPClient, when set, carries the requests (custom transport, TLS). The
+	// Client copies it and never modifies the caller's value; if its Timeout
+	// is zero the copy gets Config.Timeout.
+	HTTPClient *http.Client
+	// Timeout bounds each request, including reading the response body.
+	// Zero means DefaultTimeout; a negative value means no timeout (the
+	// context alone bounds the request).
+	Timeout time.Duration
+}
+
+// DefaultConfig returns a Config from the environment: SCHEMAKV_ADDR
+// (default DefaultAddress), SCHEMAKV_TOKEN and SCHEMAKV_PRINCIPAL.
+func DefaultConfig() Config {
+	cfg := Config{
+		Address:   DefaultAddress,
+		Token:     os.Getenv(EnvToken),
+		Principal: os.Getenv(EnvPrincipal),
+		Timeout:   DefaultTimeout,
+	}
+	if addr := os.Getenv(EnvAddr); addr != "" {
+		cfg.Address = addr
+	}
+	return cfg
+}
