@@ -94,7 +94,9 @@ type ReadOptions struct {
 type WriteOptions struct {
 	// Reason is recorded in the history with the change
 	// (X-Schemakv-Reason). A reason in the request body, where the request
-	// has one, takes precedence.
+	// has one, takes precedence. A reason with control characters (a
+	// newline) can travel only in a body: requests without one (deletes)
+	// refuse it.
 	Reason string
 	// IfMatch makes the write conditional on the object's modify revision
 	// (If-Match); 0 means "must not exist". Only config Put, Delete and
@@ -183,9 +185,15 @@ func (c *Client) do(ctx context.Context, r *request, out any) (Meta, error) {
 		req.Header.Set(headerPrincipal, c.principal)
 	}
 	if w := r.write; w != nil {
-		if w.Reason != "" {
+		switch {
+		case w.Reason == "":
+		case validHeaderValue(w.Reason):
 			req.Header.Set(headerReason, w.Reason)
+		case body == nil:
+			// Only the header can carry this request's reason.
+			return Meta{}, fmt.Errorf("client: %s: reason contains control characters, which an HTTP header cannot carry", what)
 		}
+		// Otherwise the request body carries the reason (see reasonOr).
 		if w.IfMatch != nil {
 			if !r.ifMatch {
 				return Meta{}, fmt.Errorf("client: %s: IfMatch is not supported by this request", what)
@@ -302,4 +310,15 @@ func reasonOr(body string, w *WriteOptions) string {
 		return w.Reason
 	}
 	return body
+}
+
+// validHeaderValue reports whether net/http will send v as a header value:
+// no control characters other than tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }

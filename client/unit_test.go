@@ -228,3 +228,11 @@ func TestClient_TokenHeader(t *testing.T) {
 		t.Fatalf("Authorization = %q, want %q", h, "Bearer s3cret")
 	}
 }
+
+func TestClient_ReasonWithNewline(t *testing.T) {
+	c := mustNewClient(t, client.Config{Address: unreachable})
+	_, _, err := c.Configs().Delete(context.Background(), "payments", "k", &client.WriteOptions{Reason: "line one\nline two"})
+	if err == nil || !strings.Contains(err.Error(), "reason") {
+		t.Fatalf("Delete with a multi-line reason: got %v, want a reason error before sending", err)
+	}
+}
