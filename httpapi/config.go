@@ -1,0 +1,55 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Limits are the request limits of DESIGN.md §9. Each is enforced with its
+// own error code.
+type Limits struct {
+	MaxBodyBytes   int64 // whole request body (4 MiB) → 413 body_too_large
+	MaxValueBytes  int   // one config value (512 KiB) → 413 value_too_large
+	MaxSchemaBytes int   // one schema document (256 KiB) → 413 schema_too_large
+	MaxBatchOps    int   // operations in one batch (1000) → 413 batch_too_large
+	MaxJSONDepth   int   // nesting of any JSON body (64) → 400 json_too_deep
+	MaxListLimit   int   // page size of lists (1000); larger requests are capped
+	MaxReasonBytes int   // reason / change-request id (1024) → 400 bad_request
+}
+
+// DefaultLimits returns the documented defaults.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBodyBytes:   4 << 20,
+		MaxValueBytes:  512 << 10,
+		MaxSchemaBytes: 256 << 10,
+		MaxBatchOps:    1000,
+		MaxJSONDepth:   64,
+		MaxListLimit:   1000,
+		MaxReasonBytes: 1024,
+	}
+}
+
+// Config configures the HTTP API.
+type Config struct {
+	NodeID  string
+	Version string
+	Limits  Limits
+	Logger  *slog.Logger
+	// Registerer receives the API's metrics; nil means none.
+	Registerer prometheus.Registerer
+	// Gatherer serves /metrics; nil disables the route.
+	Gatherer prometheus.Gatherer
+}
+
+// Validate reports whether the configuration can be used.
+func (c Config) Validate() error {
+	l := c.Limits
+	if l.MaxBodyBytes <= 0 || l.MaxValueBytes <= 0 || l.MaxSchemaBytes <= 0 ||
+		l.MaxBatchOps <= 0 || l.MaxJSONDepth <= 0 || l.MaxListLimit <= 0 || l.MaxReasonBytes <= 0 {
+		return errors.New("httpapi: config: every limit must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,16 @@
+// Package httpapi is schemakv's HTTP API (/v1) on gin. Handlers decode the
+// request, check limits and names, validate values against their pinned
+// schema, call the cluster (writes, read barriers) or the local state
+// (reads), and render. Every failure is rendered by one function from one
+// table (errors.go) as {"error": {"code", "message", ...}}, and a request
+// that fails changes nothing.
+//
+// Only this package imports gin. Handlers never ask who leads: the Cluster
+// interface forwards, batches and fences as it must.
+//
+// # Identity
+//
+// Until authentication lands, the principal recorded in history is taken
+// from the X-Schemakv-Principal header ("anonymous" when absent). It is a
+// label, not a credential.
+package httpapi

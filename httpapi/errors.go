@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/cluster"
+	"github.com/schemakv/schemakv/fsm"
+	"github.com/schemakv/schemakv/internal/jsonutil"
+	"github.com/schemakv/schemakv/schema"
+	"github.com/schemakv/schemakv/store"
+)
+
+// errorCodes is the one table from errors of the layers below to stable API
+// codes. Order matters where an error matches several sentinels: the first
+// match wins.
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{store.ErrNamespaceNotFound, api.CodeNamespaceNotFound},
+	{store.ErrNamespaceExists, api.CodeNamespaceExists},
+	{store.ErrNamespaceNotEmpty, api.CodeNamespaceNotEmpty},
+	{store.ErrSchemaNotFound, api.CodeSchemaNotFound},
+	{store.ErrSchemaConflict, api.CodeSchemaConflict},
+	{store.ErrConfigNotFound, api.CodeConfigNotFound},
+	{store.ErrRevisionMismatch, api.CodeRevisionMismatch},
+	{store.ErrRevisionNotFound, api.CodeRevisionNotFound},
+	{store.ErrClosed, api.CodeShuttingDown},
+	{schema.ErrTooLarge, api.CodeSchemaTooLarge},
+	{schema.ErrNotFound, api.CodeSchemaNotFound},
+	{schema.ErrInvalidValue, api.CodeInvalidJSON},
+	{schema.ErrInvalidSchema, api.CodeInvalidSchema},
+	{api.ErrInvalidName, api.CodeInvalidName},
+	{api.ErrInvalidKey, api.CodeInvalidKey},
+	{api.ErrKeyTooLong, api.CodeKeyTooLong},
+	{api.ErrInvalidSchemaRef, api.CodeInvalidSchemaRef},
+	{jsonutil.ErrTooDeep, api.CodeJSONTooDeep},
+	{jsonutil.ErrInvalidJSON, api.CodeInvalidJSON},
+	{cluster.ErrNoLeader, api.CodeNoLeader},
+	{cluster.ErrOutcomeUnknown, api.CodeOutcomeUnknown},
+	{cluster.ErrShutdown, api.CodeShuttingDown},
+	{cluster.ErrReadTimeout, api.CodeTimeout},
+	{context.DeadlineExceeded, api.CodeTimeout},
+}
+
+// toAPIError converts any error into the wire error.
+func toAPIError(err error) *api.Error {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &api.Error{Code: api.CodeBodyTooLarge, Message: fmt.Sprintf("request body exceeds %d bytes", mbe.Limit)}
+	}
+	var te *fsm.TxnError
+	if errors.As(err, &te) {
+		if len(te.Ops) == 1 {
+			return toAPIError(te.Ops[0].Err)
+		}
+		out := &api.Error{Code: api.CodeBatchFailed, Message: te.Error()}
+		for _, o := range te.Ops {
+			e := toAPIError(o.Err)
+			out.Items = append(out.Items, api.ItemError{Index: o.Index, Code: e.Code, Message: e.Message, Details: e.Details})
+		}
+		return out
+	}
+	for _, ec := range errorCodes {
+		if errors.Is(err, ec.err) {
+			return &api.Error{Code: ec.code, Message: err.Error()}
+		}
+	}
+	return &api.Error{Code: api.CodeInternal, Message: err.Error()}
+}
+
+// statusOf is the HTTP status of a wire error. A failed batch takes the
+// status of its first failing item, so a batch that failed only on
+// compare-and-set answers 412 like a single write would.
+func statusOf(e *api.Error) int {
+	if e.Code == api.CodeBatchFailed && len(e.Items) > 0 {
+		return api.StatusOf(e.Items[0].Code)
+	}
+	return api.StatusOf(e.Code)
+}
+
+// fail renders err and aborts the request.
+func (s *Server) fail(c *gin.Context, err error) {
+	e := toAPIError(err)
+	st := statusOf(e)
+	if st >= 500 {
+		s.log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"code", e.Code, "err", err)
+	}
+	c.AbortWithStatusJSON(st, api.ErrorBody{Error: e})
+}
+
+// apiErr builds a wire error with a code and a formatted message.
+func apiErr(code, format string, args ...any) *api.Error {
+	return &api.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

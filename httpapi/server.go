@@ -1,0 +1,345 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/fsm"
+	"github.com/schemakv/schemakv/internal/jsonutil"
+	"github.com/schemakv/schemakv/schema"
+	"github.com/schemakv/schemakv/store"
+)
+
+// State is what the API reads: the local read model and history.
+type State interface {
+	View() *store.View
+	History(kind, ns, key string, before uint64, limit int) ([]api.Event, uint64, error)
+	EventAt(kind, ns, key string, rev uint64) (api.Event, error)
+	WaitApplied(done <-chan struct{}, rev uint64) bool
+}
+
+// Cluster is what the API needs from replication: proposing commands and
+// read barriers.
+type Cluster interface {
+	Apply(ctx context.Context, cmd []byte) (*fsm.Result, error)
+	ReadBarrier(ctx context.Context) error
+	IsLeader() bool
+}
+
+// Schemas compiles and caches schemas.
+type Schemas interface {
+	Compile(namespace, name string, version int, raw []byte, src schema.Source) (*schema.Schema, error)
+	Get(namespace, name string, version int, rev uint64, src schema.Source) (*schema.Schema, error)
+	Forget(namespace string)
+}
+
+// Server is the HTTP API of one node.
+type Server struct {
+	cfg     Config
+	state   State
+	cluster Cluster
+	schemas Schemas
+	log     *slog.Logger
+	engine  *gin.Engine
+
+	reqDuration        *prometheus.HistogramVec
+	validationFailures *prometheus.CounterVec
+}
+
+// Headers of the API.
+const (
+	HeaderIndex     = "X-Schemakv-Index"
+	HeaderPrincipal = "X-Schemakv-Principal"
+	HeaderReason    = "X-Schemakv-Reason"
+)
+
+// New builds the API.
+func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg: cfg, state: st, cluster: cl, schemas: sc, log: cfg.Logger,
+		reqDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "schemakv_http_request_duration_seconds",
+			Help:    "HTTP request latency by route, method and status code.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}, []string{"route", "method", "code"}),
+		validationFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "schemakv_validation_failures_total",
+			Help: "Config values rejected by their schema, by namespace.",
+		}, []string{"namespace"}),
+	}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{s.reqDuration, s.validationFailures} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.ContextWithFallback = true
+	_ = e.SetTrustedProxies(nil)
+	e.Use(s.recover, s.observe, s.limitBody)
+	e.NoRoute(func(c *gin.Context) {
+		s.fail(c, apiErr(api.CodeRouteNotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		s.fail(c, apiErr(api.CodeMethodNotAllowed, "method %s not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+	s.engine = e
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the http.Handler serving the API.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+func (s *Server) routes() {
+	e := s.engine
+	e.GET("/v1/health", s.health)
+	e.GET("/v1/ready", s.ready)
+	if s.cfg.Gatherer != nil {
+		h := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
+		e.GET("/metrics", gin.WrapH(h))
+	}
+	v1 := e.Group("/v1")
+	v1.GET("/namespaces", s.listNamespaces)
+	v1.PUT("/namespaces/:ns", s.createNamespace)
+	v1.GET("/namespaces/:ns", s.getNamespace)
+	v1.DELETE("/namespaces/:ns", s.deleteNamespace)
+
+	v1.GET("/namespaces/:ns/schemas", s.listSchemas)
+	v1.POST("/namespaces/:ns/schemas/:name", s.registerSchema)
+	v1.GET("/namespaces/:ns/schemas/:name", s.getLatestSchema)
+	v1.GET("/namespaces/:ns/schemas/:name/versions", s.listSchemaVersions)
+	v1.GET("/namespaces/:ns/schemas/:name/versions/:version", s.getSchemaVersion)
+
+	v1.GET("/namespaces/:ns/configs", s.listConfigs)
+	v1.GET("/namespaces/:ns/configs/*key", s.getConfig)
+	v1.PUT("/namespaces/:ns/configs/*key", s.putConfig)
+	v1.DELETE("/namespaces/:ns/configs/*key", s.deleteConfig)
+	v1.GET("/namespaces/:ns/history/*key", s.configHistory)
+	v1.GET("/namespaces/:ns/diff/*key", s.configDiff)
+	v1.POST("/namespaces/:ns/rollback/*key", s.rollbackConfig)
+
+	v1.POST("/batch", s.batch)
+}
+
+func (s *Server) health(c *gin.Context) {
+	c.JSON(http.StatusOK, api.Health{
+		Status: "ok", NodeID: s.cfg.NodeID, Applied: s.state.View().Revision(),
+		Leader: s.cluster.IsLeader(), Version: s.cfg.Version,
+	})
+}
+
+func (s *Server) ready(c *gin.Context) {
+	h := api.Health{Status: "ready", NodeID: s.cfg.NodeID, Applied: s.state.View().Revision(),
+		Leader: s.cluster.IsLeader(), Version: s.cfg.Version}
+	if err := s.cluster.ReadBarrier(c.Request.Context()); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, h)
+}
+
+// recover turns a panic in a handler into a 500 in the one error shape.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.Error("handler panic", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", r)
+			s.fail(c, apiErr(api.CodeInternal, "internal error"))
+		}
+	}()
+	c.Next()
+}
+
+// observe records latency by route and logs the request at debug level.
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	d := time.Since(start)
+	code := strconv.Itoa(c.Writer.Status())
+	s.reqDuration.WithLabelValues(route, c.Request.Method, code).Observe(d.Seconds())
+	s.log.Debug("request", "method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+		"duration_ms", float64(d.Microseconds())/1000)
+}
+
+// limitBody rejects bodies over the limit before reading them when the
+// length is declared, and caps the reader otherwise.
+func (s *Server) limitBody(c *gin.Context) {
+	max := s.cfg.Limits.MaxBodyBytes
+	if c.Request.ContentLength > max {
+		s.fail(c, apiErr(api.CodeBodyTooLarge, "request body of %d bytes exceeds %d bytes", c.Request.ContentLength, max))
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+	c.Next()
+}
+
+// readBody reads a JSON request body, checking media type, size and depth.
+// An empty body gives nil.
+func (s *Server) readBody(c *gin.Context) ([]byte, error) {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, apiErr(api.CodeUnsupportedMedia, "content type %q is not supported; send application/json", ct)
+		}
+	}
+	b, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if err := jsonutil.Check(b, s.cfg.Limits.MaxJSONDepth); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// decodeBody reads the body into v, refusing unknown fields. It reports
+// whether there was a body.
+func (s *Server) decodeBody(c *gin.Context, v any) (bool, error) {
+	b, err := s.readBody(c)
+	if err != nil || b == nil {
+		return false, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return false, apiErr(api.CodeBadRequest, "request body: %v", err)
+	}
+	return true, nil
+}
+
+// audit builds the who/why of a write from the request. bodyReason, when
+// set, wins over the X-Schemakv-Reason header.
+func (s *Server) audit(c *gin.Context, bodyReason string) (fsm.Audit, error) {
+	p := c.GetHeader(HeaderPrincipal)
+	if p == "" {
+		p = "anonymous"
+	}
+	if len(p) > 256 {
+		return fsm.Audit{}, apiErr(api.CodeBadRequest, "principal longer than 256 bytes")
+	}
+	r := bodyReason
+	if r == "" {
+		r = c.GetHeader(HeaderReason)
+	}
+	if len(r) > s.cfg.Limits.MaxReasonBytes {
+		return fsm.Audit{}, apiErr(api.CodeBadRequest, "reason longer than %d bytes", s.cfg.Limits.MaxReasonBytes)
+	}
+	return fsm.NewAudit(p, r), nil
+}
+
+// read applies the requested consistency and returns the view to answer
+// from: consistency=linearizable (default) runs a read barrier;
+// consistency=stale answers at once; min_revision=N first waits until this
+// node has applied N.
+func (s *Server) read(c *gin.Context) (*store.View, error) {
+	ctx := c.Request.Context()
+	switch c.Query("consistency") {
+	case "", "linearizable":
+		if err := s.cluster.ReadBarrier(ctx); err != nil {
+			return nil, err
+		}
+	case "stale":
+	default:
+		return nil, apiErr(api.CodeBadRequest, "consistency must be linearizable or stale")
+	}
+	if mr := c.Query("min_revision"); mr != "" {
+		n, err := strconv.ParseUint(mr, 10, 64)
+		if err != nil {
+			return nil, apiErr(api.CodeBadRequest, "min_revision must be a revision number")
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if !s.state.WaitApplied(wctx.Done(), n) {
+			return nil, apiErr(api.CodeTimeout, "revision %d not applied on this node within 30s", n)
+		}
+	}
+	v := s.state.View()
+	c.Header(HeaderIndex, strconv.FormatUint(v.Revision(), 10))
+	return v, nil
+}
+
+// apply encodes and proposes a command.
+func (s *Server) apply(c *gin.Context, cmd any) (*fsm.Result, error) {
+	b, err := fsm.Encode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.cluster.Apply(c.Request.Context(), b)
+	if err != nil {
+		return nil, err
+	}
+	c.Header(HeaderIndex, strconv.FormatUint(r.Revision, 10))
+	if r.Err != nil {
+		return r, r.Err
+	}
+	return r, nil
+}
+
+// nsParam returns the validated :ns parameter.
+func nsParam(c *gin.Context) (string, error) {
+	ns := c.Param("ns")
+	return ns, api.ValidateName(ns)
+}
+
+// keyParam returns the validated *key parameter without its leading '/'.
+func keyParam(c *gin.Context) (string, error) {
+	k := strings.TrimPrefix(c.Param("key"), "/")
+	return k, api.ValidateKey(k)
+}
+
+// queryUint parses an optional unsigned query parameter.
+func queryUint(c *gin.Context, name string) (uint64, error) {
+	v := c.Query(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, apiErr(api.CodeBadRequest, "%s must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
+// limitParam parses ?limit=, defaulting to def and capping at the limit.
+func (s *Server) limitParam(c *gin.Context, def int) (int, error) {
+	n, err := queryUint(c, "limit")
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return def, nil
+	}
+	return int(min(n, uint64(s.cfg.Limits.MaxListLimit))), nil
+}
