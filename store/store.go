@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -154,7 +155,9 @@ func load(db *bolt.DB) (*View, error) {
 			if err := json.Unmarshal(b, &sv); err != nil {
 				return fmt.Errorf("schema %q: %w", k, err)
 			}
-			schTxn.Insert(k, &sv)
+			// bbolt's keys live in its mmap and are valid only inside the
+			// transaction: the tree keeps a copy.
+			schTxn.Insert(bytes.Clone(k), &sv)
 			if names[sv.Namespace] == nil {
 				names[sv.Namespace] = map[string]bool{}
 			}
@@ -171,7 +174,7 @@ func load(db *bolt.DB) (*View, error) {
 			if err != nil {
 				return fmt.Errorf("config %q: %w", k, err)
 			}
-			cfgTxn.Insert(k, e)
+			cfgTxn.Insert(bytes.Clone(k), e)
 			counts[e.Namespace]++
 			return nil
 		})

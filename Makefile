@@ -1,0 +1,58 @@
+# schemakv — make targets. `make run` starts a single node on 127.0.0.1:7400
+# with its data in ./data; `make test` runs the default test suite (what CI runs).
+
+GO            ?= go
+BIN           := bin/schemakv
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS       := -s -w -X github.com/schemakv/schemakv/node.Version=$(VERSION)
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOBIN         := $(shell $(GO) env GOPATH)/bin
+# Packages whose code runs concurrently get -race in the default suite; the
+# rest run once without it.
+RACE_PKGS     := ./store/... ./fsm/... ./cluster/... ./httpapi/... ./schema/... ./node/... ./client/...
+
+.PHONY: all build run test test-unit test-race test-system bench lint fmt fuzz docker clean
+
+all: lint test build
+
+## build: static binary at bin/schemakv
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/schemakv
+
+## run: build, then run a single node (HTTP 127.0.0.1:7400, data in ./data)
+run: build
+	./$(BIN) server
+
+## test: the default suite — unit, HTTP, race and system tests (what CI runs)
+test: build
+	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 $(RACE_PKGS)
+
+## test-unit: fast tests only (skips tests that build and run the binary)
+test-unit:
+	$(GO) test -short -count=1 ./...
+
+## bench: Go benchmarks (figures, not pass/fail); see README "Benchmarks"
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schema/ ./store/ ./node/
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck || $(GO) install $(STATICCHECK)
+	$(GOBIN)/staticcheck ./...
+
+fmt:
+	gofmt -w .
+
+## fuzz: run each fuzz target for a short while
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 30s ./internal/jsonutil/
+
+## docker: build the FROM-scratch image schemakv:dev
+docker:
+	docker build -t schemakv:dev .
+
+clean:
+	rm -rf bin
