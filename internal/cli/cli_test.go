@@ -122,3 +122,17 @@ func run(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Logf("schemakv %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 	return code, stdout.String(), stderr.String()
 }
+
+func TestExecute_AddrFromEnv(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	t.Setenv("SCHEMAKV_ADDR", "http://127.0.0.1:1")
+	code := executeWith(context.Background(), []string{"ns", "list"}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "127.0.0.1:1") {
+		t.Fatalf("exit %d, stderr %q; want a dial error naming the address from SCHEMAKV_ADDR", code, stderr.String())
+	}
+	stderr.Reset()
+	code = executeWith(context.Background(), []string{"--addr", "http://127.0.0.1:2", "ns", "list"}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "127.0.0.1:2") {
+		t.Fatalf("exit %d, stderr %q; want --addr to win over SCHEMAKV_ADDR", code, stderr.String())
+	}
+}

@@ -69,6 +69,8 @@ func TestCLI_NamespaceSchemaConfig(t *testing.T) {
 		t.Fatalf("get -o json = %+v", e)
 	}
 
+	mustExit(t, exitOK, "Version: 1")(sk("", "--stale", "config", "get", "payments", "checkout/limits"))
+
 	valueFile := filepath.Join(t.TempDir(), "value.json")
 	if err := os.WriteFile(valueFile, []byte(`{"retries":4,"timeout_ms":100}`), 0o600); err != nil {
 		t.Fatal(err)
