@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -351,4 +353,63 @@ func mustOpen(t testing.TB, path string) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// benchStore is built once per process: benchmarks are re-run with
+// growing b.N, and loading 100,000 entries each time would dominate.
+var benchStore struct {
+	once sync.Once
+	s    *Store
+	keys []string
+}
+
+// BenchmarkView_Get is a config read from the in-memory model, as every read
+// endpoint does after its consistency check.
+func BenchmarkView_Get(b *testing.B) {
+	benchStore.once.Do(func() {
+		dir, err := os.MkdirTemp("", "schemakv-bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := Open(Config{Path: filepath.Join(dir, "fsm.db"), NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		const n = 100_000
+		value := json.RawMessage(`{"timeout_ms":2500,"retries":3,"currency":"EUR"}`)
+		for rev := uint64(1); rev <= 10; rev++ {
+			tx, err := s.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			tx.SetRevision(rev)
+			if rev == 1 {
+				if _, err := tx.CreateNamespace("ns", "", Audit{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := int(rev-1) * n / 10; i < int(rev)*n/10; i++ {
+				if _, err := tx.PutConfig("ns", fmt.Sprintf("app-%d/key-%d", i%100, i), "s", 1, value, Audit{}, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := tx.Commit(rev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		benchStore.s = s
+		benchStore.keys = make([]string, 1024)
+		for i := range benchStore.keys {
+			j := (i * 7919) % n
+			benchStore.keys[i] = fmt.Sprintf("app-%d/key-%d", j%100, j)
+		}
+	})
+	s, keys := benchStore.s, benchStore.keys
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok := s.View().Config("ns", keys[i&1023]); !ok {
+			b.Fatal("missing")
+		}
+	}
 }
