@@ -54,10 +54,7 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (*Cluster, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	hlog := hclog.New(&hclog.LoggerOptions{
-		Name: "raft", Level: hclog.LevelFromString(cfg.RaftLogLevel),
-		JSONFormat: true, Output: os.Stderr,
-	})
+	hlog := raftLogger(cfg.Logger, cfg.RaftLogLevel)
 
 	logs, err := raftboltdb.New(raftboltdb.Options{
 		Path: filepath.Join(cfg.Dir, "raft.db"),
