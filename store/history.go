@@ -71,7 +71,12 @@ func (s *Store) EventAt(kind, ns, key string, rev uint64) (api.Event, error) {
 	return ev, err
 }
 
+// viewDB runs fn in a read transaction of the bbolt file once the file
+// holds everything the current view holds.
 func (s *Store) viewDB(fn func(tx *bolt.Tx) error) error {
+	if err := s.Sync(); err != nil {
+		return fmt.Errorf("store: read history: %w", err)
+	}
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	if s.closed {

@@ -21,6 +21,9 @@ type Snapshot struct {
 // Snapshot opens a read transaction. Call it from the writer's goroutine
 // (between transactions) so that it captures an exact applied revision.
 func (s *Store) Snapshot() (*Snapshot, error) {
+	if err := s.Sync(); err != nil {
+		return nil, fmt.Errorf("store: snapshot: %w", err)
+	}
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	if s.closed {
@@ -77,6 +80,11 @@ func (s *Store) Restore(r io.Reader) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Writes queued before the restore are older than the snapshot; let them
+	// land first so the flusher never writes them over the new file.
+	if err := s.Sync(); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
 	s.dbMu.Lock()
 	defer s.dbMu.Unlock()
 	if s.closed {
@@ -98,6 +106,9 @@ func (s *Store) Restore(r io.Reader) error {
 		return fmt.Errorf("store: restore: reopen: %w", err)
 	}
 	s.db = db
+	s.flushMu.Lock()
+	s.durable = v.applied
+	s.flushMu.Unlock()
 	s.publish(v, true)
 	return nil
 }

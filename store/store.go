@@ -65,6 +65,17 @@ type Store struct {
 
 	view atomic.Pointer[View]
 
+	// Flusher state (flush.go).
+	flushMu     sync.Mutex
+	flushCond   *sync.Cond
+	pending     []pendingTxn
+	pendingMuts int
+	durable     uint64 // applied index held by the bbolt file
+	flushErr    error
+	kick        chan struct{}
+	stopFlusher chan struct{}
+	flusherDone chan struct{}
+
 	notifyMu  sync.Mutex
 	appliedCh chan struct{} // closed and replaced on every publish
 	abandonCh chan struct{} // closed and replaced on every restore
@@ -79,13 +90,19 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, db: db, appliedCh: make(chan struct{}), abandonCh: make(chan struct{})}
+	s := &Store{
+		cfg: cfg, db: db, appliedCh: make(chan struct{}), abandonCh: make(chan struct{}),
+		kick: make(chan struct{}, 1), stopFlusher: make(chan struct{}), flusherDone: make(chan struct{}),
+	}
+	s.flushCond = sync.NewCond(&s.flushMu)
 	v, err := load(db)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	s.view.Store(v)
+	s.durable = v.applied
+	go s.flusher()
 	return s, nil
 }
 
@@ -249,20 +266,30 @@ func (s *Store) publish(v *View, abandon bool) {
 	s.notifyMu.Unlock()
 }
 
-// Close closes the bbolt file. The read model stays readable.
+// Close writes what the flusher has not yet written and closes the bbolt
+// file. The read model stays readable.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
+	close(s.stopFlusher)
+	<-s.flusherDone
+	s.flushMu.Lock()
+	flushErr := s.flushErr
+	if s.flushErr == nil {
+		s.flushErr = ErrClosed // wakes and fails waiters that can no longer be served
+	}
+	s.flushCond.Broadcast()
+	s.flushMu.Unlock()
 	s.dbMu.Lock()
 	defer s.dbMu.Unlock()
 	s.closed = true
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
-	return nil
+	return flushErr
 }
 
 // Path returns the bbolt file's path.

@@ -8,7 +8,6 @@ import (
 
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 	"github.com/schemakv/schemakv/api"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Audit is who made a change, why, and when (the leader's clock, carried in
@@ -23,9 +22,9 @@ type Audit struct {
 // writes. Write methods fail only on I/O errors; callers check business
 // rules (existence, compare-and-set) with the read methods first.
 type Txn struct {
-	s   *Store
-	btx *bolt.Tx
-	ns  *iradix.Txn[*api.Namespace]
+	s    *Store
+	muts []mutation // bbolt writes, handed to the flusher on Commit
+	ns   *iradix.Txn[*api.Namespace]
 	sch *iradix.Txn[*api.SchemaVersion]
 	cfg *iradix.Txn[*api.ConfigEntry]
 
@@ -43,14 +42,9 @@ func (s *Store) Begin() (*Txn, error) {
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	btx, err := s.db.Begin(true)
-	if err != nil {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("store: begin: %w", err)
-	}
 	v := s.view.Load()
 	return &Txn{
-		s: s, btx: btx,
+		s:   s,
 		ns:  v.namespaces.Txn(),
 		sch: v.schemas.Txn(),
 		cfg: v.configs.Txn(),
@@ -110,9 +104,7 @@ func (t *Txn) putNamespace(n *api.Namespace) error {
 	if err != nil {
 		return fmt.Errorf("store: encode namespace: %w", err)
 	}
-	if err := t.btx.Bucket(bucketNamespaces).Put([]byte(n.Name), b); err != nil {
-		return fmt.Errorf("store: put namespace: %w", err)
-	}
+	t.put(bucketNamespaces, []byte(n.Name), b)
 	t.ns.Insert([]byte(n.Name), n)
 	return nil
 }
@@ -139,16 +131,11 @@ func (t *Txn) DeleteNamespace(name string, force bool, a Audit) error {
 	for k, _, ok := sit.Next(); ok; k, _, ok = sit.Next() {
 		schemaKeys = append(schemaKeys, k)
 	}
-	b := t.btx.Bucket(bucketSchemas)
 	for _, k := range schemaKeys {
-		if err := b.Delete(k); err != nil {
-			return fmt.Errorf("store: delete schema: %w", err)
-		}
+		t.put(bucketSchemas, k, nil)
 		t.sch.Delete(k)
 	}
-	if err := t.btx.Bucket(bucketNamespaces).Delete([]byte(name)); err != nil {
-		return fmt.Errorf("store: delete namespace: %w", err)
-	}
+	t.put(bucketNamespaces, []byte(name), nil)
 	t.ns.Delete([]byte(name))
 	return t.record(api.Event{Kind: api.KindNamespace, Op: api.OpDelete, Namespace: name, Force: force}, a)
 }
@@ -165,10 +152,8 @@ func (t *Txn) PutSchemaVersion(sv api.SchemaVersion, a Audit) (*api.SchemaVersio
 		return nil, fmt.Errorf("store: encode schema: %w", err)
 	}
 	k := schemaKey(sv.Namespace, sv.Name, sv.Version)
-	if err := t.btx.Bucket(bucketSchemas).Put(k, b); err != nil {
-		return nil, fmt.Errorf("store: put schema: %w", err)
-	}
-	if sv.Version == 1 || t.LatestSchemaVersion(sv.Namespace, sv.Name) == 0 {
+	t.put(bucketSchemas, k, b)
+	if t.LatestSchemaVersion(sv.Namespace, sv.Name) == 0 {
 		t.adjustCounts(sv.Namespace, 0, 1)
 	}
 	t.sch.Insert(k, &sv)
@@ -196,9 +181,7 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 	} else {
 		t.adjustCounts(ns, 1, 0)
 	}
-	if err := t.btx.Bucket(bucketConfigs).Put(k, encodeEntry(e)); err != nil {
-		return nil, fmt.Errorf("store: put config: %w", err)
-	}
+	t.put(bucketConfigs, k, encodeEntry(e))
 	t.cfg.Insert(k, e)
 	return e, t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpPut, Namespace: ns, Key: key, Value: value,
@@ -214,9 +197,7 @@ func (t *Txn) DeleteConfig(ns, key string, a Audit) error {
 	if !ok {
 		return nil
 	}
-	if err := t.btx.Bucket(bucketConfigs).Delete(k); err != nil {
-		return fmt.Errorf("store: delete config: %w", err)
-	}
+	t.put(bucketConfigs, k, nil)
 	t.cfg.Delete(k)
 	t.adjustCounts(ns, -1, 0)
 	return t.record(api.Event{
@@ -250,39 +231,34 @@ func (t *Txn) record(ev api.Event, a Audit) error {
 	}
 	id := eventID(t.rev, t.seq)
 	t.seq++
-	if err := t.btx.Bucket(bucketEvents).Put(id, b); err != nil {
-		return fmt.Errorf("store: put event: %w", err)
-	}
-	hk := append(histPrefix(ev.Kind, ev.Namespace, ev.Key), id...)
-	if err := t.btx.Bucket(bucketKeyHist).Put(hk, nil); err != nil {
-		return fmt.Errorf("store: put history index: %w", err)
-	}
+	t.put(bucketEvents, id, b)
+	t.put(bucketKeyHist, append(histPrefix(ev.Kind, ev.Namespace, ev.Key), id...), []byte{})
 	t.events = append(t.events, ev)
 	return nil
 }
 
-// Commit records applied as the applied revision, makes the transaction
-// durable, and publishes the new read model.
+// put queues a bbolt write; a nil value deletes the key.
+func (t *Txn) put(bucket, key, val []byte) {
+	t.muts = append(t.muts, mutation{bucket: bucket, key: key, val: val})
+}
+
+// Commit publishes the new read model at revision applied and hands the
+// transaction's writes to the flusher (see flush.go). It fails only if the
+// flusher has failed, and then the caller must stop: the file can no longer
+// follow the log.
 func (t *Txn) Commit(applied uint64) error {
 	if t.done {
 		return fmt.Errorf("store: transaction already finished")
 	}
 	t.done = true
 	defer t.s.mu.Unlock()
-	if err := t.btx.Bucket(bucketMeta).Put(keyApplied, u64(applied)); err != nil {
-		_ = t.btx.Rollback()
-		return fmt.Errorf("store: put applied: %w", err)
-	}
-	if err := t.btx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
 	t.s.publish(&View{
 		applied:    applied,
 		namespaces: t.ns.Commit(),
 		schemas:    t.sch.Commit(),
 		configs:    t.cfg.Commit(),
 	}, false)
-	return nil
+	return t.s.enqueue(pendingTxn{muts: t.muts, applied: applied})
 }
 
 // Discard abandons the transaction. It is safe after Commit.
@@ -291,7 +267,6 @@ func (t *Txn) Discard() {
 		return
 	}
 	t.done = true
-	_ = t.btx.Rollback()
 	t.s.mu.Unlock()
 }
 
