@@ -25,8 +25,8 @@ type Txn struct {
 	s    *Store
 	muts []mutation // bbolt writes, handed to the flusher on Commit
 	ns   *iradix.Txn[*api.Namespace]
-	sch *iradix.Txn[*api.SchemaVersion]
-	cfg *iradix.Txn[*api.ConfigEntry]
+	sch  *iradix.Txn[*api.SchemaVersion]
+	cfg  *iradix.Txn[*api.ConfigEntry]
 
 	rev    uint64
 	seq    uint16
