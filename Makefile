@@ -11,7 +11,7 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 # rest run once without it.
 RACE_PKGS     := ./store/... ./fsm/... ./cluster/... ./httpapi/... ./schema/... ./node/... ./client/...
 
-.PHONY: all build run test test-unit test-race test-system bench lint fmt fuzz docker clean
+.PHONY: all build run test test-unit test-system bench lint fmt fuzz docker clean
 
 all: lint test build
 
@@ -32,6 +32,10 @@ test: build
 test-unit:
 	$(GO) test -short -count=1 ./...
 
+## test-system: the tests that build and run the real binary (crash, restart, README quickstart)
+test-system:
+	$(GO) test -count=1 -v ./systemtest/
+
 ## bench: Go benchmarks (figures, not pass/fail); see README "Benchmarks"
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schema/ ./store/ ./node/
@@ -46,9 +50,12 @@ lint:
 fmt:
 	gofmt -w .
 
-## fuzz: run each fuzz target for a short while
+## fuzz: run each fuzz target for a short while (FUZZTIME each)
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 30s ./internal/jsonutil/
+	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./internal/jsonutil/
+	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME) ./schema/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime $(FUZZTIME) ./store/
 
 ## docker: build the FROM-scratch image schemakv:dev
 docker:
