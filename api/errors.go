@@ -98,6 +98,10 @@ type ItemError struct {
 	Code    string       `json:"code"`
 	Message string       `json:"message"`
 	Details []FieldError `json:"details,omitempty"`
+	// Revision is the key's current modify revision when the operation
+	// failed its compare-and-set (CodeRevisionMismatch); 0 (absent) when the
+	// key does not exist.
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // Error is the one JSON error shape of the API: {"error": {...}}.
@@ -108,8 +112,9 @@ type Error struct {
 	Details []FieldError `json:"details,omitempty"`
 	// Items lists the failing operations of a batch.
 	Items []ItemError `json:"items,omitempty"`
-	// Revision is the current revision where it helps the caller (a failed
-	// compare-and-set reports the key's modify revision).
+	// Revision is the current revision where it helps the caller: a failed
+	// compare-and-set (CodeRevisionMismatch) reports the key's modify
+	// revision, 0 (absent) when the key does not exist.
 	Revision uint64 `json:"revision,omitempty"`
 }
 

@@ -133,17 +133,17 @@ func checkOp(tx *store.Txn, op Op) error {
 	}
 	cur, exists := tx.Config(op.Namespace, op.Key)
 	if op.Revision != nil {
-		want := *op.Revision
-		switch {
-		case want == 0 && exists:
-			return fmt.Errorf("%w: %s/%s exists (modify revision %d), expected absent",
-				store.ErrRevisionMismatch, op.Namespace, op.Key, cur.ModifyRevision)
-		case want != 0 && !exists:
-			return fmt.Errorf("%w: %s/%s does not exist, expected modify revision %d",
-				store.ErrRevisionMismatch, op.Namespace, op.Key, want)
-		case want != 0 && cur.ModifyRevision != want:
-			return fmt.Errorf("%w: %s/%s is at modify revision %d, expected %d",
-				store.ErrRevisionMismatch, op.Namespace, op.Key, cur.ModifyRevision, want)
+		// An existing key's modify revision is a raft index, never 0, so
+		// comparing against 0 for an absent key covers "must not exist".
+		var current uint64
+		if exists {
+			current = cur.ModifyRevision
+		}
+		if want := *op.Revision; current != want {
+			return &RevisionMismatchError{
+				Namespace: op.Namespace, Key: op.Key,
+				Expected: want, Current: current, Exists: exists,
+			}
 		}
 	}
 	switch op.Op {

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -110,11 +111,15 @@ func Encode(cmd any) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("fsm: encode: unknown command %T", cmd)
 	}
-	body, err := json.Marshal(cmd)
-	if err != nil {
+	// Without HTML escaping, so values and schemas reach the store byte for
+	// byte as the caller sent them ("<" stays "<", not "\u003c").
+	buf := bytes.NewBuffer([]byte{byte(t), 0})
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(cmd); err != nil {
 		return nil, fmt.Errorf("fsm: encode %T: %w", cmd, err)
 	}
-	return append([]byte{byte(t), 0}, body...), nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // Result is what applying one entry returns to the proposer (as the raft
@@ -158,3 +163,39 @@ func (e *TxnError) Unwrap() []error {
 	}
 	return out
 }
+
+// RevisionMismatchError is the failure of an operation's compare-and-set
+// condition. It carries the key's current modify revision so the caller can
+// report it (and a client retry without another read). It matches
+// store.ErrRevisionMismatch with errors.Is.
+//
+// It is built from the state the entry applied to, so every replica returns
+// the same one; like every business failure it changes nothing.
+type RevisionMismatchError struct {
+	Namespace, Key string
+	// Expected is the condition: the modify revision the caller saw, 0 for
+	// "the key must not exist".
+	Expected uint64
+	// Current is the key's modify revision when the entry applied; 0 when
+	// the key does not exist.
+	Current uint64
+	// Exists reports whether the key existed when the entry applied.
+	Exists bool
+}
+
+func (e *RevisionMismatchError) Error() string {
+	switch {
+	case e.Expected == 0:
+		return fmt.Sprintf("%v: %s/%s exists (modify revision %d), expected absent",
+			store.ErrRevisionMismatch, e.Namespace, e.Key, e.Current)
+	case !e.Exists:
+		return fmt.Sprintf("%v: %s/%s does not exist, expected modify revision %d",
+			store.ErrRevisionMismatch, e.Namespace, e.Key, e.Expected)
+	default:
+		return fmt.Sprintf("%v: %s/%s is at modify revision %d, expected %d",
+			store.ErrRevisionMismatch, e.Namespace, e.Key, e.Current, e.Expected)
+	}
+}
+
+// Is makes errors.Is(err, store.ErrRevisionMismatch) true.
+func (e *RevisionMismatchError) Is(target error) bool { return target == store.ErrRevisionMismatch }

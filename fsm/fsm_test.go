@@ -106,6 +106,99 @@ func TestFSM_ApplyEveryCommand(t *testing.T) {
 	}
 }
 
+// TestFSM_RevisionMismatchReportsCurrent checks that a failed
+// compare-and-set returns a *RevisionMismatchError with the key's modify
+// revision at apply time (0 for an absent key), one per failing operation,
+// that it still matches store.ErrRevisionMismatch with the same message, and
+// that nothing is written.
+func TestFSM_RevisionMismatchReportsCurrent(t *testing.T) {
+	f, s := mustNewFSM(t)
+	put := func(key string, rev *uint64) Op {
+		return Op{Op: api.BatchPut, Namespace: "pay", Key: key, Schema: "s", SchemaVersion: 1, SchemaRevision: 2,
+			Value: json.RawMessage(`{}`), Revision: rev}
+	}
+	setup := []any{
+		&CreateNamespace{Audit: audit, Name: "pay"},
+		&RegisterSchema{Audit: audit, Namespace: "pay", Name: "s", Version: 1, Schema: json.RawMessage(`{}`)},
+		&Txn{Audit: audit, Ops: []Op{put("a", nil)}}, // pay/a at 3
+		&Txn{Audit: audit, Ops: []Op{put("a", nil)}}, // pay/a at 4
+	}
+	cases := []struct {
+		name string
+		ops  []Op
+		want []RevisionMismatchError // per failing op, in order
+		msgs []string
+		idx  []int
+	}{
+		{"stale revision", []Op{put("a", u(3))},
+			[]RevisionMismatchError{{Namespace: "pay", Key: "a", Expected: 3, Current: 4, Exists: true}},
+			[]string{"store: revision mismatch: pay/a is at modify revision 4, expected 3"}, []int{0}},
+		{"must not exist", []Op{put("a", u(0))},
+			[]RevisionMismatchError{{Namespace: "pay", Key: "a", Expected: 0, Current: 4, Exists: true}},
+			[]string{"store: revision mismatch: pay/a exists (modify revision 4), expected absent"}, []int{0}},
+		{"absent key", []Op{{Op: api.BatchDelete, Namespace: "pay", Key: "zz", Revision: u(4)}},
+			[]RevisionMismatchError{{Namespace: "pay", Key: "zz", Expected: 4, Current: 0, Exists: false}},
+			[]string{"store: revision mismatch: pay/zz does not exist, expected modify revision 4"}, []int{0}},
+		{"each op of a txn", []Op{
+			put("b", u(0)),
+			{Op: api.BatchCheck, Namespace: "pay", Key: "a", Revision: u(1)},
+			{Op: api.BatchCheck, Namespace: "pay", Key: "c", Revision: u(2)},
+		}, []RevisionMismatchError{
+			{Namespace: "pay", Key: "a", Expected: 1, Current: 4, Exists: true},
+			{Namespace: "pay", Key: "c", Expected: 2, Current: 0, Exists: false},
+		}, []string{
+			"store: revision mismatch: pay/a is at modify revision 4, expected 1",
+			"store: revision mismatch: pay/c does not exist, expected modify revision 2",
+		}, []int{1, 2}},
+	}
+	var data [][]byte
+	for _, c := range setup {
+		b, err := Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, b)
+	}
+	for _, c := range cases {
+		b, err := Encode(&Txn{Audit: audit, Ops: c.ops})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, b)
+	}
+	res := f.ApplyBatch(logs(data, 1))
+	for i := range setup {
+		if r := res[i].(*Result); r.Err != nil {
+			t.Fatalf("setup entry %d: %v", i+1, r.Err)
+		}
+	}
+	for i, c := range cases {
+		r := res[len(setup)+i].(*Result)
+		if !errors.Is(r.Err, store.ErrRevisionMismatch) {
+			t.Fatalf("%s: err %v, want store.ErrRevisionMismatch", c.name, r.Err)
+		}
+		var te *TxnError
+		if !errors.As(r.Err, &te) || len(te.Ops) != len(c.want) {
+			t.Fatalf("%s: err %#v, want a TxnError of %d operations", c.name, r.Err, len(c.want))
+		}
+		for j, o := range te.Ops {
+			var rm *RevisionMismatchError
+			if !errors.As(o.Err, &rm) {
+				t.Fatalf("%s: op %d: err %T %v, want *RevisionMismatchError", c.name, o.Index, o.Err, o.Err)
+			}
+			if o.Index != c.idx[j] || *rm != c.want[j] || rm.Error() != c.msgs[j] || !errors.Is(o.Err, store.ErrRevisionMismatch) {
+				t.Fatalf("%s: op %d = %+v %q, want op %d = %+v %q", c.name, o.Index, *rm, rm.Error(), c.idx[j], c.want[j], c.msgs[j])
+			}
+		}
+	}
+	if a, _ := s.View().Config("pay", "a"); a.ModifyRevision != 4 {
+		t.Fatalf("pay/a at %d after failed compare-and-sets, want 4", a.ModifyRevision)
+	}
+	if _, ok := s.View().Config("pay", "b"); ok {
+		t.Fatal("pay/b written by a txn whose other operations failed")
+	}
+}
+
 func TestFSM_ReplayIsHarmless(t *testing.T) {
 	f, s := mustNewFSM(t)
 	data := script(t)
@@ -275,4 +368,35 @@ func dump(t *testing.T, s *store.Store) string {
 		}
 	}
 	return b.String()
+}
+
+// TestEncode_KeepsValuesByteForByte checks that a command carries values as
+// the caller sent them, "<", ">" and "&" included (encoding/json would
+// write \u003c), and that applying it stores exactly those bytes.
+func TestEncode_KeepsValuesByteForByte(t *testing.T) {
+	const value = `{"html":"<a&b>","escaped":"\u003c","s":"x>y"}`
+	f, s := mustNewFSM(t)
+	var data [][]byte
+	for _, c := range []any{
+		&CreateNamespace{Audit: audit, Name: "pay", Description: "<&>"},
+		&RegisterSchema{Audit: audit, Namespace: "pay", Name: "s", Version: 1, Schema: json.RawMessage(`{"description":"<&>"}`)},
+		&Txn{Audit: audit, Ops: []Op{{Op: api.BatchPut, Namespace: "pay", Key: "a", Schema: "s", SchemaVersion: 1, SchemaRevision: 2, Value: json.RawMessage(value)}}},
+	} {
+		b, err := Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "<&>") && !strings.Contains(string(b), value) || strings.HasSuffix(string(b), "\n") {
+			t.Fatalf("Encode(%T) = %q, want the text as given and no trailing newline", c, b)
+		}
+		data = append(data, b)
+	}
+	for i, r := range f.ApplyBatch(logs(data, 1)) {
+		if err := r.(*Result).Err; err != nil {
+			t.Fatalf("entry %d: %v", i+1, err)
+		}
+	}
+	if e, ok := s.View().Config("pay", "a"); !ok || string(e.Value) != value {
+		t.Fatalf("stored value %s, want %s byte for byte", e.Value, value)
+	}
 }

@@ -48,8 +48,7 @@ func (s *Server) batch(c *gin.Context) {
 			seen[k] = i
 		}
 		if err != nil {
-			e := toAPIError(err)
-			items = append(items, api.ItemError{Index: i, Code: e.Code, Message: e.Message, Details: e.Details})
+			items = append(items, itemError(i, err))
 			continue
 		}
 		ops[i] = op
@@ -65,8 +64,7 @@ func (s *Server) batch(c *gin.Context) {
 			// Report failures as items even when only one operation failed.
 			e := &api.Error{Code: api.CodeBatchFailed, Message: batchMessage(len(te.Ops))}
 			for _, o := range te.Ops {
-				oe := toAPIError(o.Err)
-				e.Items = append(e.Items, api.ItemError{Index: o.Index, Code: oe.Code, Message: oe.Message})
+				e.Items = append(e.Items, itemError(o.Index, o.Err))
 			}
 			err = e
 		}
@@ -81,7 +79,7 @@ func (s *Server) batch(c *gin.Context) {
 		}
 		out.Results[i] = res
 	}
-	c.JSON(http.StatusOK, out)
+	s.render(c, http.StatusOK, out)
 }
 
 func (s *Server) batchOp(v *store.View, bo api.BatchOp) (fsm.Op, error) {

@@ -38,7 +38,7 @@ func (s *Server) listConfigs(c *gin.Context) {
 	if more && len(items) > 0 {
 		out.Next = items[len(items)-1].Key
 	}
-	c.JSON(http.StatusOK, out)
+	s.render(c, http.StatusOK, out)
 }
 
 func (s *Server) getConfig(c *gin.Context) {
@@ -67,7 +67,7 @@ func (s *Server) getConfig(c *gin.Context) {
 		return
 	}
 	setETag(c, e.ModifyRevision)
-	c.JSON(http.StatusOK, e)
+	s.render(c, http.StatusOK, e)
 }
 
 func (s *Server) putConfig(c *gin.Context) {
@@ -123,7 +123,7 @@ func (s *Server) putConfig(c *gin.Context) {
 	if e.Version == 1 {
 		status = http.StatusCreated
 	}
-	c.JSON(status, e)
+	s.render(c, status, e)
 }
 
 func (s *Server) deleteConfig(c *gin.Context) {
@@ -152,7 +152,7 @@ func (s *Server) deleteConfig(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, api.WriteResult{Revision: r.Revision})
+	s.render(c, http.StatusOK, api.WriteResult{Revision: r.Revision})
 }
 
 // casParam reads a compare-and-set condition from If-Match ("N" or N),

@@ -55,7 +55,7 @@ func diffValue(path string, a, b any, ops []api.PatchOp) ([]api.PatchOp, error) 
 			case !inB:
 				ops = append(ops, api.PatchOp{Op: "remove", Path: p})
 			case !inA:
-				raw, err := json.Marshal(bv)
+				raw, err := marshalValue(bv)
 				if err != nil {
 					return nil, err
 				}
@@ -68,11 +68,11 @@ func diffValue(path string, a, b any, ops []api.PatchOp) ([]api.PatchOp, error) 
 		}
 		return ops, nil
 	}
-	ra, err := json.Marshal(a)
+	ra, err := marshalValue(a)
 	if err != nil {
 		return nil, err
 	}
-	rb, err := json.Marshal(b)
+	rb, err := marshalValue(b)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +80,18 @@ func diffValue(path string, a, b any, ops []api.PatchOp) ([]api.PatchOp, error) 
 		ops = append(ops, api.PatchOp{Op: "replace", Path: path, Value: rb})
 	}
 	return ops, nil
+}
+
+// marshalValue encodes a decoded value without HTML escaping, so a patch
+// carries "<", ">" and "&" as the stored values do.
+func marshalValue(v any) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func decodeNumber(b []byte, v *any) error {

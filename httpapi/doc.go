@@ -8,6 +8,13 @@
 // Only this package imports gin. Handlers never ask who leads: the Cluster
 // interface forwards, batches and fences as it must.
 //
+// # Responses
+//
+// Every JSON body, success or error, is written by one function (render):
+// application/json; charset=utf-8, ending in a newline, and without HTML
+// escaping, so "<", ">" and "&" come back as sent and a stored value is
+// returned byte for byte as stored. Every GET route also answers HEAD.
+//
 // # Identity
 //
 // Until authentication lands, the principal recorded in history is taken

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
@@ -63,19 +64,45 @@ func toAPIError(err error) *api.Error {
 		if len(te.Ops) == 1 {
 			return toAPIError(te.Ops[0].Err)
 		}
-		out := &api.Error{Code: api.CodeBatchFailed, Message: te.Error()}
+		out := &api.Error{Code: api.CodeBatchFailed, Message: batchMessage(len(te.Ops))}
 		for _, o := range te.Ops {
-			e := toAPIError(o.Err)
-			out.Items = append(out.Items, api.ItemError{Index: o.Index, Code: e.Code, Message: e.Message, Details: e.Details})
+			out.Items = append(out.Items, itemError(o.Index, o.Err))
 		}
 		return out
 	}
 	for _, ec := range errorCodes {
 		if errors.Is(err, ec.err) {
-			return &api.Error{Code: ec.code, Message: err.Error()}
+			out := &api.Error{Code: ec.code, Message: userMessage(err)}
+			var rm *fsm.RevisionMismatchError
+			if errors.As(err, &rm) {
+				out.Revision = rm.Current
+			}
+			return out
 		}
 	}
 	return &api.Error{Code: api.CodeInternal, Message: err.Error()}
+}
+
+// itemError converts the failure of operation index of a batch.
+func itemError(index int, err error) api.ItemError {
+	e := toAPIError(err)
+	return api.ItemError{Index: index, Code: e.Code, Message: e.Message, Details: e.Details, Revision: e.Revision}
+}
+
+// packagePrefixes are the "pkg: " prefixes of the sentinels in errorCodes.
+// The code already says which failure it is, so a message meant for users
+// drops them.
+var packagePrefixes = []string{"store: ", "schema: ", "cluster: ", "fsm: ", "jsonutil: "}
+
+// userMessage is err's text without a leading package prefix.
+func userMessage(err error) string {
+	msg := err.Error()
+	for _, p := range packagePrefixes {
+		if m, ok := strings.CutPrefix(msg, p); ok {
+			return m
+		}
+	}
+	return msg
 }
 
 // statusOf is the HTTP status of a wire error. A failed batch takes the
@@ -96,7 +123,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path,
 			"code", e.Code, "err", err)
 	}
-	c.AbortWithStatusJSON(st, api.ErrorBody{Error: e})
+	c.Abort()
+	s.render(c, st, api.ErrorBody{Error: e})
 }
 
 // apiErr builds a wire error with a code and a formatted message.

@@ -244,7 +244,7 @@ func TestErrors_EveryCode(t *testing.T) {
 	for _, n := range []string{"new", "team", strings.Repeat("a", 64)} {
 		st, _, body = doJSON(t, http.MethodGet, base+"/v1/namespaces/"+n, nil, nil)
 		if st == http.StatusOK {
-			t.Fatalf("namespace %s exists after the errors", n)
+			t.Fatalf("namespace %s exists after the errors: %s", n, mustJSON(t, body))
 		}
 	}
 }
@@ -595,6 +595,148 @@ func TestErrors_RevisionMismatchReportsCurrentRevision(t *testing.T) {
 				t.Errorf("412 reports revision %d, want the key's modify revision %d (api.Error.Revision)", e.Revision, cur.ModifyRevision)
 			}
 		})
+	}
+}
+
+// TestErrors_RevisionMismatchRevisionEverywhere extends the test above to
+// the other compare-and-set writes: ?cas= on a put, a conditional rollback,
+// a condition on a key that does not exist (revision 0, left out of the
+// JSON) and every failing operation of a batch, whose item carries the
+// revision of its own key.
+func TestErrors_RevisionMismatchRevisionEverywhere(t *testing.T) {
+	t.Parallel()
+	base := mustStartNode(t)
+	mustCreateNamespace(t, base, "app")
+	mustRegisterSchema(t, base, "app", "svc", svcSchema)
+	first := mustPutConfig(t, base, "app", "k", "svc", `{"n":1}`, nil)
+	cur := mustPutConfig(t, base, "app", "k", "svc", `{"n":2}`, nil)
+	other := mustPutConfig(t, base, "app", "other", "svc", `{"n":1}`, nil)
+	stale := strconv.FormatUint(first.ModifyRevision, 10)
+
+	for _, c := range []struct {
+		name, method, path, body string
+		headers                  map[string]string
+		want                     uint64
+	}{
+		{"put cas", "PUT", "/configs/k?cas=" + stale, `{"value":{"n":3}}`, nil, cur.ModifyRevision},
+		{"delete If-Match", "DELETE", "/configs/k", "", map[string]string{"If-Match": stale}, cur.ModifyRevision},
+		{"delete If-None-Match", "DELETE", "/configs/k", "", map[string]string{"If-None-Match": "*"}, cur.ModifyRevision},
+		{"rollback If-Match", "POST", "/rollback/k", fmt.Sprintf(`{"revision":%d}`, first.ModifyRevision),
+			map[string]string{"If-Match": `"` + stale + `"`}, cur.ModifyRevision},
+		{"put If-Match on an absent key", "PUT", "/configs/absent", `{"schema":"svc","value":{}}`,
+			map[string]string{"If-Match": stale}, 0},
+		{"delete cas on an absent key", "DELETE", "/configs/absent?cas=" + stale, "", nil, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var body any
+			if c.body != "" {
+				body = c.body
+			}
+			st, _, resp := doJSON(t, c.method, base+"/v1/namespaces/app"+c.path, body, c.headers)
+			e := wantError(t, c.name, st, resp, http.StatusPreconditionFailed, api.CodeRevisionMismatch)
+			if e.Revision != c.want {
+				t.Fatalf("412 reports revision %d, want %d", e.Revision, c.want)
+			}
+			if _, ok := resp["error"].(map[string]any)["revision"]; ok != (c.want != 0) {
+				t.Fatalf("error %s: \"revision\" present %v, want %v", mustJSON(t, resp), ok, c.want != 0)
+			}
+		})
+	}
+
+	t.Run("batch items", func(t *testing.T) {
+		ops := fmt.Sprintf(`{"ops":[
+			{"op":"check","namespace":"app","key":"k","revision":%d},
+			{"op":"put","namespace":"app","key":"new","schema":"svc","value":{}},
+			{"op":"put","namespace":"app","key":"absent","schema":"svc","value":{},"revision":%d},
+			{"op":"delete","namespace":"app","key":"other","revision":0}
+		]}`, first.ModifyRevision, first.ModifyRevision)
+		st, _, resp := doJSON(t, http.MethodPost, base+"/v1/batch", ops, nil)
+		e := wantError(t, "batch", st, resp, http.StatusPreconditionFailed, api.CodeBatchFailed)
+		want := []api.ItemError{
+			{Index: 0, Code: api.CodeRevisionMismatch, Revision: cur.ModifyRevision},
+			{Index: 2, Code: api.CodeRevisionMismatch, Revision: 0},
+			{Index: 3, Code: api.CodeRevisionMismatch, Revision: other.ModifyRevision},
+		}
+		if len(e.Items) != len(want) {
+			t.Fatalf("items %+v, want %d", e.Items, len(want))
+		}
+		for i, w := range want {
+			if g := e.Items[i]; g.Index != w.Index || g.Code != w.Code || g.Revision != w.Revision {
+				t.Errorf("item %d = %+v, want index %d %s at revision %d", i, g, w.Index, w.Code, w.Revision)
+			}
+		}
+		// A batch of one still reports the revision in its item.
+		st, _, resp = doJSON(t, http.MethodPost, base+"/v1/batch",
+			fmt.Sprintf(`{"ops":[{"op":"check","namespace":"app","key":"k","revision":%d}]}`, first.ModifyRevision), nil)
+		e = wantError(t, "batch of one", st, resp, http.StatusPreconditionFailed, api.CodeBatchFailed)
+		if len(e.Items) != 1 || e.Items[0].Revision != cur.ModifyRevision {
+			t.Fatalf("batch of one: items %+v, want one at revision %d", e.Items, cur.ModifyRevision)
+		}
+	})
+}
+
+// TestErrors_MessagesHaveNoPackagePrefix checks that messages of errors
+// mapped from the sentinels of lower packages do not start with the Go
+// package ("store: ", "schema: ", ...): the code already names the failure.
+func TestErrors_MessagesHaveNoPackagePrefix(t *testing.T) {
+	t.Parallel()
+	base := mustStartNode(t)
+	mustCreateNamespace(t, base, "app")
+	mustRegisterSchema(t, base, "app", "svc", svcSchema)
+	k := mustPutConfig(t, base, "app", "k", "svc", `{"n":1}`, nil)
+	ns := base + "/v1/namespaces/app"
+
+	for _, c := range []struct {
+		name, method, url string
+		body              any
+		headers           map[string]string
+		status            int
+		code, prefix      string // prefix: how the message must start
+	}{
+		{"namespace exists", "PUT", ns, nil, nil, 409, api.CodeNamespaceExists, `namespace already exists: "app"`},
+		{"namespace not empty", "DELETE", ns, nil, nil, 409, api.CodeNamespaceNotEmpty, `namespace not empty: "app"`},
+		{"config not found on delete", "DELETE", ns + "/configs/missing", nil, nil, 404, api.CodeConfigNotFound, "config not found: app/missing"},
+		{"revision mismatch", "PUT", ns + "/configs/k", `{"value":{"n":2}}`, map[string]string{"If-None-Match": "*"},
+			412, api.CodeRevisionMismatch, "revision mismatch: app/k exists"},
+		// store wraps this one in "store: read history: %w": only the
+		// leading prefix goes.
+		{"revision not found", "GET", ns + "/diff/k?from=" + strconv.FormatUint(k.ModifyRevision+1000, 10), nil, nil,
+			404, api.CodeRevisionNotFound, ""},
+		{"invalid schema", "POST", ns + "/schemas/bad", `{"schema":{"type":"nope"}}`, nil, 422, api.CodeInvalidSchema, "invalid schema: "},
+		{"invalid JSON body", "PUT", ns + "/configs/k", `{"value":`, nil, 400, api.CodeInvalidJSON, "invalid JSON: "},
+		{"JSON too deep", "PUT", ns + "/configs/k", `{"value":` + nested(100) + `}`, nil, 400, api.CodeJSONTooDeep, "JSON nested too deep: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, _, body := doJSON(t, c.method, c.url, c.body, c.headers)
+			e := wantError(t, c.name, st, body, c.status, c.code)
+			wantNoPackagePrefix(t, e.Message)
+			if !strings.HasPrefix(e.Message, c.prefix) {
+				t.Fatalf("message %q, want it to start with %q", e.Message, c.prefix)
+			}
+		})
+	}
+
+	// Batch items too.
+	st, _, body := doJSON(t, http.MethodPost, base+"/v1/batch", `{"ops":[
+		{"op":"delete","namespace":"app","key":"missing"},
+		{"op":"check","namespace":"app","key":"k","revision":0}]}`, nil)
+	e := wantError(t, "batch", st, body, http.StatusNotFound, api.CodeBatchFailed)
+	if len(e.Items) != 2 {
+		t.Fatalf("batch items %+v, want 2", e.Items)
+	}
+	for _, it := range e.Items {
+		wantNoPackagePrefix(t, it.Message)
+	}
+}
+
+// wantNoPackagePrefix fails the test if msg starts with the "pkg: " prefix
+// of a package whose sentinels the API maps.
+func wantNoPackagePrefix(t *testing.T, msg string) {
+	t.Helper()
+	for _, p := range []string{"store: ", "schema: ", "cluster: ", "fsm: ", "jsonutil: "} {
+		if strings.HasPrefix(msg, p) {
+			t.Errorf("message %q starts with the package prefix %q", msg, p)
+		}
 	}
 }
 

@@ -46,7 +46,7 @@ func (s *Server) configHistory(c *gin.Context) {
 	if events == nil {
 		events = []api.Event{}
 	}
-	c.JSON(http.StatusOK, api.History{Items: events, Revision: v.Revision(), Next: next})
+	s.render(c, http.StatusOK, api.History{Items: events, Revision: v.Revision(), Next: next})
 }
 
 func (s *Server) configDiff(c *gin.Context) {
@@ -100,7 +100,7 @@ func (s *Server) configDiff(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, api.Diff{
+	s.render(c, http.StatusOK, api.Diff{
 		Namespace: ns, Key: key, From: fromEv, To: toEv, Patch: patch,
 		SchemaChanged: fromEv.Schema != toEv.Schema || fromEv.SchemaVersion != toEv.SchemaVersion,
 	})
@@ -174,5 +174,5 @@ func (s *Server) rollbackConfig(c *gin.Context) {
 		return
 	}
 	setETag(c, r.Entries[0].ModifyRevision)
-	c.JSON(http.StatusOK, r.Entries[0])
+	s.render(c, http.StatusOK, r.Entries[0])
 }

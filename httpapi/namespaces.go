@@ -19,7 +19,7 @@ func (s *Server) listNamespaces(c *gin.Context) {
 	for _, n := range v.Namespaces() {
 		out.Items = append(out.Items, *n)
 	}
-	c.JSON(http.StatusOK, out)
+	s.render(c, http.StatusOK, out)
 }
 
 func (s *Server) getNamespace(c *gin.Context) {
@@ -38,7 +38,7 @@ func (s *Server) getNamespace(c *gin.Context) {
 		s.fail(c, apiErr(api.CodeNamespaceNotFound, "namespace %q not found", ns))
 		return
 	}
-	c.JSON(http.StatusOK, n)
+	s.render(c, http.StatusOK, n)
 }
 
 func (s *Server) createNamespace(c *gin.Context) {
@@ -66,7 +66,7 @@ func (s *Server) createNamespace(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, r.Namespace)
+	s.render(c, http.StatusCreated, r.Namespace)
 }
 
 func (s *Server) deleteNamespace(c *gin.Context) {
@@ -95,7 +95,7 @@ func (s *Server) deleteNamespace(c *gin.Context) {
 		return
 	}
 	s.schemas.Forget(ns)
-	c.JSON(http.StatusOK, api.WriteResult{Revision: r.Revision})
+	s.render(c, http.StatusOK, api.WriteResult{Revision: r.Revision})
 }
 
 // namespaceOf returns the namespace or the not-found error.

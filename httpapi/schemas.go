@@ -30,7 +30,7 @@ func (s *Server) listSchemas(c *gin.Context) {
 	if items == nil {
 		items = []api.SchemaSummary{}
 	}
-	c.JSON(http.StatusOK, api.SchemaList{Items: items, Revision: v.Revision()})
+	s.render(c, http.StatusOK, api.SchemaList{Items: items, Revision: v.Revision()})
 }
 
 func (s *Server) registerSchema(c *gin.Context) {
@@ -96,7 +96,7 @@ func (s *Server) registerSchema(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, r.Schema)
+	s.render(c, http.StatusCreated, r.Schema)
 }
 
 func (s *Server) getLatestSchema(c *gin.Context) {
@@ -118,7 +118,7 @@ func (s *Server) getLatestSchema(c *gin.Context) {
 		s.fail(c, apiErr(api.CodeSchemaNotFound, "schema %s/%s not found", ns, name))
 		return
 	}
-	c.JSON(http.StatusOK, sv)
+	s.render(c, http.StatusOK, sv)
 }
 
 func (s *Server) listSchemaVersions(c *gin.Context) {
@@ -143,7 +143,7 @@ func (s *Server) listSchemaVersions(c *gin.Context) {
 		s.fail(c, apiErr(api.CodeSchemaNotFound, "schema %s/%s not found", ns, name))
 		return
 	}
-	c.JSON(http.StatusOK, out)
+	s.render(c, http.StatusOK, out)
 }
 
 func (s *Server) getSchemaVersion(c *gin.Context) {
@@ -170,7 +170,7 @@ func (s *Server) getSchemaVersion(c *gin.Context) {
 		s.fail(c, apiErr(api.CodeSchemaNotFound, "schema %s/%s has no version %d", ns, name, ver))
 		return
 	}
-	c.JSON(http.StatusOK, sv)
+	s.render(c, http.StatusOK, sv)
 }
 
 func (s *Server) schemaParams(c *gin.Context) (ns, name string, ok bool) {

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -115,37 +117,44 @@ func (s *Server) Handler() http.Handler { return s.engine }
 
 func (s *Server) routes() {
 	e := s.engine
-	e.GET("/v1/health", s.health)
-	e.GET("/v1/ready", s.ready)
+	// Every GET route answers HEAD with the same handler: gin does not do
+	// it on its own, and net/http sends a HEAD response's status and headers
+	// (Content-Length included) while dropping the body.
+	get := func(r gin.IRoutes, path string, h gin.HandlerFunc) {
+		r.GET(path, h)
+		r.HEAD(path, h)
+	}
+	get(e, "/v1/health", s.health)
+	get(e, "/v1/ready", s.ready)
 	if s.cfg.Gatherer != nil {
 		h := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
-		e.GET("/metrics", gin.WrapH(h))
+		get(e, "/metrics", gin.WrapH(h))
 	}
 	v1 := e.Group("/v1")
-	v1.GET("/namespaces", s.listNamespaces)
+	get(v1, "/namespaces", s.listNamespaces)
 	v1.PUT("/namespaces/:ns", s.createNamespace)
-	v1.GET("/namespaces/:ns", s.getNamespace)
+	get(v1, "/namespaces/:ns", s.getNamespace)
 	v1.DELETE("/namespaces/:ns", s.deleteNamespace)
 
-	v1.GET("/namespaces/:ns/schemas", s.listSchemas)
+	get(v1, "/namespaces/:ns/schemas", s.listSchemas)
 	v1.POST("/namespaces/:ns/schemas/:name", s.registerSchema)
-	v1.GET("/namespaces/:ns/schemas/:name", s.getLatestSchema)
-	v1.GET("/namespaces/:ns/schemas/:name/versions", s.listSchemaVersions)
-	v1.GET("/namespaces/:ns/schemas/:name/versions/:version", s.getSchemaVersion)
+	get(v1, "/namespaces/:ns/schemas/:name", s.getLatestSchema)
+	get(v1, "/namespaces/:ns/schemas/:name/versions", s.listSchemaVersions)
+	get(v1, "/namespaces/:ns/schemas/:name/versions/:version", s.getSchemaVersion)
 
-	v1.GET("/namespaces/:ns/configs", s.listConfigs)
-	v1.GET("/namespaces/:ns/configs/*key", s.getConfig)
+	get(v1, "/namespaces/:ns/configs", s.listConfigs)
+	get(v1, "/namespaces/:ns/configs/*key", s.getConfig)
 	v1.PUT("/namespaces/:ns/configs/*key", s.putConfig)
 	v1.DELETE("/namespaces/:ns/configs/*key", s.deleteConfig)
-	v1.GET("/namespaces/:ns/history/*key", s.configHistory)
-	v1.GET("/namespaces/:ns/diff/*key", s.configDiff)
+	get(v1, "/namespaces/:ns/history/*key", s.configHistory)
+	get(v1, "/namespaces/:ns/diff/*key", s.configDiff)
 	v1.POST("/namespaces/:ns/rollback/*key", s.rollbackConfig)
 
 	v1.POST("/batch", s.batch)
 }
 
 func (s *Server) health(c *gin.Context) {
-	c.JSON(http.StatusOK, api.Health{
+	s.render(c, http.StatusOK, api.Health{
 		Status: "ok", NodeID: s.cfg.NodeID, Applied: s.state.View().Revision(),
 		Leader: s.cluster.IsLeader(), Version: s.cfg.Version,
 	})
@@ -158,7 +167,28 @@ func (s *Server) ready(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, h)
+	s.render(c, http.StatusOK, h)
+}
+
+// jsonContentType is the Content-Type of every JSON body.
+const jsonContentType = "application/json; charset=utf-8"
+
+// render writes v as the JSON body of the response. It is the one writer of
+// JSON bodies, success and error alike. HTML characters are not escaped, so
+// "<", ">" and "&" come back as sent and a stored value is returned byte for
+// byte as stored; the body ends in a newline. A value that cannot be encoded
+// (a bug) becomes a 500 in the one error shape.
+func (s *Server) render(c *gin.Context, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		s.log.Error("encode response", "method", c.Request.Method, "path", c.Request.URL.Path, "type", fmt.Sprintf("%T", v), "err", err)
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = enc.Encode(api.ErrorBody{Error: apiErr(api.CodeInternal, "encode response: %v", err)})
+	}
+	c.Data(status, jsonContentType, buf.Bytes())
 }
 
 // recover turns a panic in a handler into a 500 in the one error shape.
@@ -332,14 +362,15 @@ func queryUint(c *gin.Context, name string) (uint64, error) {
 	return n, nil
 }
 
-// limitParam parses ?limit=, defaulting to def and capping at the limit.
+// limitParam parses ?limit=, defaulting to def (also when 0). Either is
+// capped at Limits.MaxListLimit.
 func (s *Server) limitParam(c *gin.Context, def int) (int, error) {
 	n, err := queryUint(c, "limit")
 	if err != nil {
 		return 0, err
 	}
 	if n == 0 {
-		return def, nil
+		n = uint64(def)
 	}
 	return int(min(n, uint64(s.cfg.Limits.MaxListLimit))), nil
 }

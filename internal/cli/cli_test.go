@@ -109,6 +109,22 @@ func TestPrintError_RevisionMismatch(t *testing.T) {
 	}
 }
 
+func TestPrintError_BatchItemRevisionMismatch(t *testing.T) {
+	var buf bytes.Buffer
+	printError(&buf, &api.Error{Code: api.CodeBatchFailed, Message: "2 operations failed; nothing was applied", Items: []api.ItemError{
+		{Index: 0, Code: api.CodeRevisionMismatch, Message: "revision mismatch: app/a is at modify revision 9, expected 5", Revision: 9},
+		{Index: 2, Code: api.CodeRevisionMismatch, Message: "revision mismatch: app/b does not exist, expected modify revision 5"},
+	}})
+	want := `error: batch_failed: 2 operations failed; nothing was applied
+  ops[0]: revision_mismatch: revision mismatch: app/a is at modify revision 9, expected 5
+    current revision: 9
+  ops[2]: revision_mismatch: revision mismatch: app/b does not exist, expected modify revision 5
+`
+	if got := buf.String(); got != want {
+		t.Fatalf("printError:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 // run executes the command line with stdin and returns the exit code and
 // what was written to stdout and stderr. The environment cannot leak an
 // address or token into the test.

@@ -93,6 +93,9 @@ func printError(w io.Writer, err error) {
 	for _, it := range apiErr.Items {
 		fmt.Fprintf(w, "  ops[%d]: %s: %s\n", it.Index, it.Code, it.Message)
 		printDetails(w, "    ", it.Details)
+		if it.Code == api.CodeRevisionMismatch && it.Revision != 0 {
+			fmt.Fprintf(w, "    current revision: %d\n", it.Revision)
+		}
 	}
 	if apiErr.Code == api.CodeRevisionMismatch && apiErr.Revision != 0 {
 		fmt.Fprintf(w, "  current revision: %d\n", apiErr.Revision)
