@@ -75,17 +75,14 @@ func (s *Store) EventAt(kind, ns, key string, rev uint64) (api.Event, error) {
 // holds everything the current view holds.
 func (s *Store) viewDB(fn func(tx *bolt.Tx) error) error {
 	if err := s.Sync(); err != nil {
-		return fmt.Errorf("store: read history: %w", err)
+		return err
 	}
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	if s.closed {
 		return ErrClosed
 	}
-	if err := s.db.View(fn); err != nil {
-		return fmt.Errorf("store: read history: %w", err)
-	}
-	return nil
+	return s.db.View(fn)
 }
 
 func decodeEvent(b []byte) (api.Event, error) {

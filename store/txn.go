@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -100,7 +101,7 @@ func (t *Txn) CreateNamespace(name, description string, a Audit) (*api.Namespace
 }
 
 func (t *Txn) putNamespace(n *api.Namespace) error {
-	b, err := json.Marshal(n)
+	b, err := marshal(n)
 	if err != nil {
 		return fmt.Errorf("store: encode namespace: %w", err)
 	}
@@ -147,7 +148,7 @@ func (t *Txn) PutSchemaVersion(sv api.SchemaVersion, a Audit) (*api.SchemaVersio
 	sv.CreatedBy = a.Principal
 	sv.CreatedAt = a.Time
 	sv.Reason = a.Reason
-	b, err := json.Marshal(&sv)
+	b, err := marshal(&sv)
 	if err != nil {
 		return nil, fmt.Errorf("store: encode schema: %w", err)
 	}
@@ -225,7 +226,7 @@ func (t *Txn) record(ev api.Event, a Audit) error {
 	ev.Principal = a.Principal
 	ev.Reason = a.Reason
 	ev.Time = a.Time
-	b, err := json.Marshal(&ev)
+	b, err := marshal(&ev)
 	if err != nil {
 		return fmt.Errorf("store: encode event: %w", err)
 	}
@@ -286,4 +287,16 @@ func histPrefix(kind, ns, key string) []byte {
 	b = append(b, 0)
 	b = append(b, key...)
 	return append(b, 0)
+}
+
+// marshal encodes v as JSON without HTML escaping, so values come back
+// byte for byte as they were written.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
