@@ -577,6 +577,7 @@ func startSharedNode() {
 	cfg.DataDir = dir
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.NodeID = "client-test"
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := node.Start(context.Background(), cfg)

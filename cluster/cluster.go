@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/rpc"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,28 +26,34 @@ type Applied interface {
 	WaitApplied(done <-chan struct{}, index uint64) bool
 }
 
-// Cluster is one node's raft.
+// Cluster is one node's raft, its membership, and the forwarding of writes
+// and read indexes to the leader.
 type Cluster struct {
 	cfg     Config
 	raft    *raft.Raft
+	mux     *mux
 	trans   *raft.NetworkTransport
 	logs    *raftboltdb.BoltStore
+	snaps   raft.SnapshotStore
 	applied Applied
+	rpc     *rpcClients
+	members *membership
 
 	readyTerm atomic.Uint64 // term in which this leader committed its barrier
-	verify    verifier
+	leaderRI  readIndexer   // leader side: one VerifyLeader per round
+	remoteRI  readIndexer   // follower side: one ReadIndex RPC per round
 	notifyCh  chan bool
 	stopCh    chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
 	applyLatency prometheus.Histogram
+	forwarded    prometheus.Counter
 }
 
 // New opens the raft stores under cfg.Dir, starts raft with sm as its state
-// machine, and bootstraps a one-node cluster when cfg.Bootstrap is set and
-// there is no raft state yet.
-func New(cfg Config, sm *fsm.FSM, applied Applied) (*Cluster, error) {
+// machine, starts gossip, and bootstraps per cfg.BootstrapExpect.
+func New(cfg Config, sm *fsm.FSM, applied Applied) (c *Cluster, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -54,9 +61,38 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (*Cluster, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	c = &Cluster{
+		cfg: cfg, applied: applied,
+		rpc:      &rpcClients{clients: map[string]*rpc.Client{}, timeout: 2 * time.Second},
+		notifyCh: make(chan bool, 16),
+		stopCh:   make(chan struct{}),
+		applyLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "schemakv_raft_apply_seconds",
+			Help:    "Time from handing a command to raft until it is applied locally (leader) or answered by the leader (forwarded).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "schemakv_forwarded_writes_total",
+			Help: "Writes this node forwarded to the leader.",
+		}),
+	}
+	c.leaderRI.fetch = c.fetchLeaderReadIndex
+	c.remoteRI.fetch = c.fetchRemoteReadIndex
+	defer func() {
+		if err != nil {
+			c.closeStores()
+		}
+	}()
+	if cfg.Registerer != nil {
+		for _, m := range []prometheus.Collector{c.applyLatency, c.forwarded} {
+			if err := cfg.Registerer.Register(m); err != nil {
+				return nil, fmt.Errorf("cluster: register metrics: %w", err)
+			}
+		}
+	}
 	hlog := raftLogger(cfg.Logger, cfg.RaftLogLevel)
 
-	logs, err := raftboltdb.New(raftboltdb.Options{
+	c.logs, err = raftboltdb.New(raftboltdb.Options{
 		Path: filepath.Join(cfg.Dir, "raft.db"),
 		BoltOptions: &bolt.Options{
 			Timeout:        time.Second,
@@ -67,39 +103,26 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open raft log: %w", err)
 	}
-	cache, err := raft.NewLogCache(1024, logs)
+	cache, err := raft.NewLogCache(1024, c.logs)
 	if err != nil {
-		_ = logs.Close()
 		return nil, fmt.Errorf("cluster: log cache: %w", err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, cfg.SnapshotsRetained, hlog)
+	c.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, cfg.SnapshotsRetained, hlog)
 	if err != nil {
-		_ = logs.Close()
 		return nil, fmt.Errorf("cluster: snapshot store: %w", err)
 	}
-	trans, err := newTransport(cfg, hlog)
+	c.mux, err = newMux(cfg.BindAddr, cfg.AdvertiseAddr)
 	if err != nil {
-		_ = logs.Close()
 		return nil, err
 	}
-
-	c := &Cluster{
-		cfg: cfg, trans: trans, logs: logs, applied: applied,
-		notifyCh: make(chan bool, 16),
-		stopCh:   make(chan struct{}),
-		applyLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "schemakv_raft_apply_seconds",
-			Help:    "Time from handing a command to raft until it is applied locally.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}),
+	srv := rpc.NewServer()
+	if err := srv.RegisterName("Cluster", &rpcService{c: c}); err != nil {
+		return nil, fmt.Errorf("cluster: rpc: %w", err)
 	}
-	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(c.applyLatency); err != nil {
-			_ = trans.Close()
-			_ = logs.Close()
-			return nil, fmt.Errorf("cluster: register metrics: %w", err)
-		}
-	}
+	c.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: raftLayer{c.mux}, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+	})
+	c.mux.serve(serveRPC(srv))
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
@@ -117,66 +140,54 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (*Cluster, error) {
 	// The FSM's bbolt file is durable and records its applied index, so a
 	// restart only replays the log after it. Restore the snapshot at start
 	// only if the FSM is behind it (lost or replaced file).
-	rc.NoSnapshotRestoreOnStart, err = fsmCurrent(snaps, applied.Applied())
-	if err != nil {
-		_ = trans.Close()
-		_ = logs.Close()
+	if rc.NoSnapshotRestoreOnStart, err = fsmCurrent(c.snaps, applied.Applied()); err != nil {
 		return nil, err
 	}
-
-	if cfg.Bootstrap {
-		has, err := raft.HasExistingState(cache, logs, snaps)
-		if err != nil {
-			_ = trans.Close()
-			_ = logs.Close()
-			return nil, fmt.Errorf("cluster: read raft state: %w", err)
-		}
-		if !has {
-			conf := raft.Configuration{Servers: []raft.Server{{
-				ID: rc.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter,
-			}}}
-			if err := raft.BootstrapCluster(rc, cache, logs, snaps, trans, conf); err != nil {
-				_ = trans.Close()
-				_ = logs.Close()
-				return nil, fmt.Errorf("cluster: bootstrap: %w", err)
-			}
-			cfg.Logger.Info("bootstrapped a new cluster", "node_id", cfg.NodeID, "raft_addr", trans.LocalAddr())
-		}
-	}
-
-	r, err := raft.NewRaft(rc, sm, cache, logs, snaps, trans)
+	has, err := raft.HasExistingState(cache, c.logs, c.snaps)
 	if err != nil {
-		_ = trans.Close()
-		_ = logs.Close()
+		return nil, fmt.Errorf("cluster: read raft state: %w", err)
+	}
+	if !has && cfg.BootstrapExpect == 1 {
+		conf := raft.Configuration{Servers: []raft.Server{{
+			ID: rc.LocalID, Address: c.trans.LocalAddr(), Suffrage: raft.Voter,
+		}}}
+		if err := raft.BootstrapCluster(rc, cache, c.logs, c.snaps, c.trans, conf); err != nil {
+			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+		cfg.Logger.Info("bootstrapped a new cluster", "node_id", cfg.NodeID, "raft_addr", c.trans.LocalAddr())
+	}
+	c.raft, err = raft.NewRaft(rc, sm, cache, c.logs, c.snaps, c.trans)
+	if err != nil {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	c.raft = r
-	c.verify.r = r
-	c.wg.Add(1)
-	go c.watchLeadership()
+
+	role := RoleVoter
+	if cfg.ReadReplica {
+		role = RoleReplica
+	}
+	c.members, err = newMembership(c, meta{
+		ID: cfg.NodeID, RaftAddr: string(c.trans.LocalAddr()), HTTPAddr: cfg.HTTPAddr,
+		Role: role, Expect: cfg.BootstrapExpect,
+	})
+	if err != nil {
+		_ = c.raft.Shutdown().Error()
+		return nil, err
+	}
+	c.goRun(c.watchLeadership)
+	c.goRun(func() { c.members.join(cfg.Join, c.stopCh) })
+	c.goRun(func() { c.members.reconcileLoop(c.stopCh) })
+	if !has && cfg.BootstrapExpect > 1 {
+		c.goRun(func() { c.members.maybeBootstrap(c.stopCh) })
+	}
 	return c, nil
 }
 
-func newTransport(cfg Config, hlog hclog.Logger) (*raft.NetworkTransport, error) {
-	var adv *netAddr
-	if cfg.AdvertiseAddr != "" {
-		a, err := resolveTCP(cfg.AdvertiseAddr)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: advertise address: %w", err)
-		}
-		adv = &netAddr{a}
-	}
-	var trans *raft.NetworkTransport
-	var err error
-	if adv != nil {
-		trans, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, adv.TCPAddr, 3, 10*time.Second, hlog)
-	} else {
-		trans, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, nil, 3, 10*time.Second, hlog)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cluster: raft transport on %s: %w", cfg.BindAddr, err)
-	}
-	return trans, nil
+func (c *Cluster) goRun(f func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
 }
 
 // fsmCurrent reports whether the FSM has applied at least the newest
@@ -192,10 +203,18 @@ func fsmCurrent(snaps raft.SnapshotStore, applied uint64) (bool, error) {
 	return applied >= list[0].Index, nil
 }
 
+// hasState reports whether this node has raft state (it has been part of a
+// cluster).
+func (c *Cluster) hasState() bool {
+	if c.raft == nil {
+		return false
+	}
+	return c.raft.LastIndex() > 0
+}
+
 // watchLeadership marks this node ready for linearizable reads once, as
 // leader, it has committed and applied a barrier in its current term.
 func (c *Cluster) watchLeadership() {
-	defer c.wg.Done()
 	for {
 		select {
 		case <-c.stopCh:
@@ -213,15 +232,83 @@ func (c *Cluster) watchLeadership() {
 			if c.raft.State() == raft.Leader && c.raft.CurrentTerm() == term {
 				c.readyTerm.Store(term)
 				c.cfg.Logger.Info("leader ready", "node_id", c.cfg.NodeID, "term", term)
+				c.members.kick()
 			}
 		}
 	}
 }
 
-// Apply proposes a command and waits until it is applied on this node. The
-// result's Err is the command's business failure, if any.
+// isLeader reports whether this node leads and is ready to serve reads.
+func (c *Cluster) isLeader() bool {
+	return c.raft.State() == raft.Leader && c.readyTerm.Load() == c.raft.CurrentTerm()
+}
+
+// IsLeader reports whether this node is the leader and ready for reads.
+func (c *Cluster) IsLeader() bool { return c.isLeader() }
+
+// Apply proposes a command and waits for its result. On a follower the
+// command is forwarded to the leader (the caller sees no difference); while
+// no leader is known it waits up to HoldTimeout. The result's Err is the
+// command's business failure, if any.
 func (c *Cluster) Apply(ctx context.Context, cmd []byte) (*fsm.Result, error) {
 	start := time.Now()
+	defer func() { c.applyLatency.Observe(time.Since(start).Seconds()) }()
+	hold := time.NewTimer(c.cfg.HoldTimeout)
+	defer hold.Stop()
+	for {
+		r, err := c.applyOnce(ctx, cmd)
+		if !errors.Is(err, ErrNoLeader) {
+			return r, err
+		}
+		// Never appended anywhere: safe to try again once a leader is known.
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-hold.C:
+			return nil, err
+		case <-c.stopCh:
+			return nil, ErrShutdown
+		case <-time.After(jitter(50 * time.Millisecond)):
+		}
+	}
+}
+
+func (c *Cluster) applyOnce(ctx context.Context, cmd []byte) (*fsm.Result, error) {
+	if c.raft.State() == raft.Leader {
+		return c.applyLocal(ctx, cmd)
+	}
+	addr, id := c.raft.LeaderWithID()
+	if addr == "" || string(id) == c.cfg.NodeID {
+		return nil, ErrNoLeader
+	}
+	c.forwarded.Inc()
+	var reply ApplyReply
+	if err := c.rpc.callOnce(ctx, string(addr), "Apply", ApplyArgs{Cmd: cmd}, &reply); err != nil {
+		if errors.Is(err, errNotSent) {
+			return nil, fmt.Errorf("%w: %v", ErrNoLeader, err)
+		}
+		return nil, fmt.Errorf("%w: forwarded to %s: %v", ErrOutcomeUnknown, id, err)
+	}
+	if reply.Err != nil {
+		var w wireError
+		if err := jsonUnmarshal(reply.Err, &w); err != nil {
+			return nil, fmt.Errorf("%w: bad reply from %s: %v", ErrOutcomeUnknown, id, err)
+		}
+		return nil, fromWire(&w)
+	}
+	var w wireResult
+	if err := jsonUnmarshal(reply.Result, &w); err != nil {
+		return nil, fmt.Errorf("%w: bad reply from %s: %v", ErrOutcomeUnknown, id, err)
+	}
+	// Read-your-writes on this node: the caller may read the write here next.
+	if !c.applied.WaitApplied(ctx.Done(), w.Revision) {
+		return nil, fmt.Errorf("%w: committed at %d but not yet applied here", ErrReadTimeout, w.Revision)
+	}
+	return &fsm.Result{Revision: w.Revision, Err: fromWire(w.Err), Namespace: w.Namespace, Schema: w.Schema, Entries: w.Entries}, nil
+}
+
+// applyLocal applies a command on this node, which must lead.
+func (c *Cluster) applyLocal(ctx context.Context, cmd []byte) (*fsm.Result, error) {
 	f := c.raft.Apply(cmd, c.cfg.ApplyTimeout)
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
@@ -233,7 +320,6 @@ func (c *Cluster) Apply(ctx context.Context, cmd []byte) (*fsm.Result, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %v", ErrOutcomeUnknown, ctx.Err())
 	}
-	c.applyLatency.Observe(time.Since(start).Seconds())
 	switch r := f.Response().(type) {
 	case *fsm.Result:
 		return r, nil
@@ -258,39 +344,100 @@ func applyError(err error) error {
 	}
 }
 
-// ReadBarrier returns once every write acknowledged before the call is
-// applied on this node: after it, reads of the local state are
-// linearizable.
+// ReadBarrier returns once every write acknowledged (by any node) before the
+// call is applied on this node: after it, reads of the local state are
+// linearizable. On a follower it asks the leader for its read index (one
+// request per round, shared by every read waiting for one).
 func (c *Cluster) ReadBarrier(ctx context.Context) error {
-	term := c.raft.CurrentTerm()
-	if c.raft.State() != raft.Leader || c.readyTerm.Load() != term {
-		// Forwarding the read index to the leader lands with the cluster
-		// issue; a one-node cluster is always its own leader once ready.
-		return ErrNoLeader
+	hold := time.NewTimer(c.cfg.HoldTimeout)
+	defer hold.Stop()
+	for {
+		var idx uint64
+		var err error
+		if c.raft.State() == raft.Leader {
+			idx, err = c.leaderRI.get(ctx)
+		} else {
+			idx, err = c.remoteRI.get(ctx)
+		}
+		if err == nil {
+			if !c.applied.WaitApplied(ctx.Done(), idx) {
+				return fmt.Errorf("%w: index %d not applied here in time", ErrReadTimeout, idx)
+			}
+			return nil
+		}
+		if !errors.Is(err, ErrNoLeader) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-hold.C:
+			return err
+		case <-c.stopCh:
+			return ErrShutdown
+		case <-time.After(jitter(50 * time.Millisecond)):
+		}
 	}
-	idx := c.applied.Applied()
-	if err := c.verify.verify(ctx); err != nil {
-		return err
-	}
-	if c.raft.CurrentTerm() != term {
-		return fmt.Errorf("%w: term changed during the read", ErrNoLeader)
-	}
-	if !c.applied.WaitApplied(ctx.Done(), idx) {
-		return ErrReadTimeout
-	}
-	return nil
 }
 
-// IsLeader reports whether this node is the leader and ready for reads.
-func (c *Cluster) IsLeader() bool {
-	return c.raft.State() == raft.Leader && c.readyTerm.Load() == c.raft.CurrentTerm()
+// leaderReadIndex is the leader's read index for a request arriving now.
+func (c *Cluster) leaderReadIndex(ctx context.Context) (uint64, error) {
+	return c.leaderRI.get(ctx)
+}
+
+// fetchLeaderReadIndex runs one leader round: the applied index captured
+// after every waiting request arrived, confirmed by one VerifyLeader.
+func (c *Cluster) fetchLeaderReadIndex(ctx context.Context) (uint64, error) {
+	term := c.raft.CurrentTerm()
+	if c.raft.State() != raft.Leader || c.readyTerm.Load() != term {
+		return 0, ErrNoLeader
+	}
+	idx := c.applied.Applied()
+	f := c.raft.VerifyLeader()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", ErrNoLeader, err)
+		}
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: leadership not confirmed: %v", ErrReadTimeout, ctx.Err())
+	}
+	if c.raft.CurrentTerm() != term {
+		return 0, fmt.Errorf("%w: term changed during the read", ErrNoLeader)
+	}
+	return idx, nil
+}
+
+// fetchRemoteReadIndex asks the leader for a read index.
+func (c *Cluster) fetchRemoteReadIndex(ctx context.Context) (uint64, error) {
+	addr, id := c.raft.LeaderWithID()
+	if addr == "" || string(id) == c.cfg.NodeID {
+		return 0, ErrNoLeader
+	}
+	var reply ReadIndexReply
+	if err := c.rpc.call(ctx, string(addr), "ReadIndex", ReadIndexArgs{}, &reply); err != nil {
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("%w: %v", ErrReadTimeout, err)
+		}
+		return 0, fmt.Errorf("%w: %v", ErrNoLeader, err)
+	}
+	if reply.Err != nil {
+		var w wireError
+		if err := jsonUnmarshal(reply.Err, &w); err != nil {
+			return 0, fmt.Errorf("%w: bad reply from %s: %v", ErrNoLeader, id, err)
+		}
+		return 0, fromWire(&w)
+	}
+	return reply.Index, nil
 }
 
 // WaitReady blocks until this node is a ready leader or ctx ends.
 func (c *Cluster) WaitReady(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for !c.IsLeader() {
+	for !c.isLeader() {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("cluster: waiting for leadership: %w", ctx.Err())
@@ -298,6 +445,46 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Ready reports nil when this node can serve: a leader is known, and this
+// node has applied everything it knows to be committed.
+func (c *Cluster) Ready() error {
+	if c.isLeader() {
+		return nil
+	}
+	addr, _ := c.raft.LeaderWithID()
+	if addr == "" {
+		return fmt.Errorf("%w: no leader known", ErrNoLeader)
+	}
+	if applied, commit := c.applied.Applied(), c.raft.CommitIndex(); applied < commit {
+		return fmt.Errorf("%w: applied %d of %d committed entries", ErrNoLeader, applied, commit)
+	}
+	return nil
+}
+
+// StaleInfo describes how current a stale read from this node can be.
+type StaleInfo struct {
+	KnownLeader bool
+	// LastContact is the time since this node last heard from the leader;
+	// 0 on the leader.
+	LastContact time.Duration
+}
+
+// Stale returns the freshness of this node's state for stale reads.
+func (c *Cluster) Stale() StaleInfo {
+	if c.raft.State() == raft.Leader {
+		return StaleInfo{KnownLeader: true}
+	}
+	addr, _ := c.raft.LeaderWithID()
+	lc := c.raft.LastContact()
+	info := StaleInfo{KnownLeader: addr != ""}
+	if lc.IsZero() {
+		info.LastContact = time.Duration(1<<63 - 1)
+	} else {
+		info.LastContact = time.Since(lc)
+	}
+	return info
 }
 
 // Status is a summary of this node's raft state.
@@ -310,6 +497,7 @@ type Status struct {
 	CommitIndex  uint64 `json:"commit_index"`
 	AppliedIndex uint64 `json:"applied_index"`
 	RaftAddr     string `json:"raft_addr"`
+	HTTPAddr     string `json:"http_addr,omitempty"`
 }
 
 // Status returns this node's raft state.
@@ -324,7 +512,94 @@ func (c *Cluster) Status() Status {
 		CommitIndex:  c.raft.CommitIndex(),
 		AppliedIndex: c.applied.Applied(),
 		RaftAddr:     string(c.trans.LocalAddr()),
+		HTTPAddr:     c.cfg.HTTPAddr,
 	}
+}
+
+// Member is one server of the cluster as seen from this node.
+type Member struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr,omitempty"`
+	// Suffrage is "voter" or "nonvoter" in raft's configuration, or "none"
+	// for a gossip member raft does not have yet.
+	Suffrage string `json:"suffrage"`
+	// Role is what the node asked to be: "voter" or "replica".
+	Role   string `json:"role,omitempty"`
+	Leader bool   `json:"leader"`
+	// Gossip is "alive" or "gone".
+	Gossip string `json:"gossip"`
+	// Status is the node's own answer, nil if it did not answer in time.
+	Status *Status `json:"status,omitempty"`
+	// Lag is how many entries the node's applied index is behind this
+	// node's (when both are known).
+	Lag int64 `json:"lag"`
+}
+
+// Members returns raft's configuration joined with gossip, and each
+// member's own status (asked concurrently, each bounded by ctx).
+func (c *Cluster) Members(ctx context.Context) ([]Member, error) {
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("cluster: configuration: %w", err)
+	}
+	_, leader := c.raft.LeaderWithID()
+	alive := map[string]meta{}
+	for _, md := range c.members.alive() {
+		alive[md.ID] = md
+	}
+	var out []Member
+	seen := map[string]bool{}
+	for _, s := range f.Configuration().Servers {
+		id := string(s.ID)
+		seen[id] = true
+		m := Member{ID: id, RaftAddr: string(s.Address), Suffrage: "nonvoter", Leader: s.ID == leader, Gossip: "gone"}
+		if s.Suffrage == raft.Voter {
+			m.Suffrage = "voter"
+		}
+		if md, ok := alive[id]; ok {
+			m.Gossip, m.Role, m.HTTPAddr = "alive", md.Role, md.HTTPAddr
+		}
+		out = append(out, m)
+	}
+	for id, md := range alive {
+		if !seen[id] {
+			out = append(out, Member{ID: id, RaftAddr: md.RaftAddr, HTTPAddr: md.HTTPAddr, Role: md.Role, Suffrage: "none", Gossip: "alive"})
+		}
+	}
+	mine := c.applied.Applied()
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func(m *Member) {
+			defer wg.Done()
+			if m.ID == c.cfg.NodeID {
+				st := c.Status()
+				m.Status = &st
+			} else {
+				var r StatusReply
+				if err := c.rpc.call(ctx, m.RaftAddr, "Status", StatusArgs{}, &r); err != nil {
+					return
+				}
+				m.Status = &r.Status
+			}
+			m.Lag = int64(mine) - int64(m.Status.AppliedIndex)
+		}(&out[i])
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// RemoveServer removes a server from raft's configuration (through the
+// leader).
+func (c *Cluster) RemoveServer(id string) error {
+	if c.raft.State() != raft.Leader {
+		return fmt.Errorf("%w: membership changes are made on the leader", ErrNoLeader)
+	}
+	if err := c.raft.RemoveServer(raft.ServerID(id), 0, c.cfg.ApplyTimeout).Error(); err != nil {
+		return fmt.Errorf("cluster: remove %s: %w", id, err)
+	}
+	return nil
 }
 
 // Snapshot asks raft to take a snapshot now.
@@ -335,21 +610,71 @@ func (c *Cluster) Snapshot() error {
 	return nil
 }
 
-// Close shuts raft down and closes its stores.
+// TransferLeadership hands leadership to another voter if this node leads;
+// used before a planned stop so the cluster does not wait for an election
+// timeout.
+func (c *Cluster) TransferLeadership() error {
+	if c.raft.State() != raft.Leader {
+		return nil
+	}
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("cluster: configuration: %w", err)
+	}
+	voters := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	if voters < 2 {
+		return nil // nobody to hand it to
+	}
+	if err := c.raft.LeadershipTransfer().Error(); err != nil {
+		return fmt.Errorf("cluster: leadership transfer: %w", err)
+	}
+	return nil
+}
+
+// Close shuts raft and gossip down and closes the stores. It does not
+// remove this node from the cluster: a stopped node is expected back (use
+// RemoveServer to shrink the cluster).
 func (c *Cluster) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.stopCh)
-		if e := c.raft.Shutdown().Error(); e != nil {
-			err = fmt.Errorf("cluster: shutdown raft: %w", e)
+		if c.members != nil {
+			_ = c.members.shutdown()
+		}
+		if c.raft != nil {
+			if e := c.raft.Shutdown().Error(); e != nil {
+				err = fmt.Errorf("cluster: shutdown raft: %w", e)
+			}
 		}
 		c.wg.Wait()
-		if e := c.trans.Close(); e != nil && err == nil {
-			err = fmt.Errorf("cluster: close transport: %w", e)
-		}
-		if e := c.logs.Close(); e != nil && err == nil {
-			err = fmt.Errorf("cluster: close raft log: %w", e)
+		c.rpc.closeAll()
+		if e := c.closeStores(); e != nil && err == nil {
+			err = e
 		}
 	})
 	return err
+}
+
+func (c *Cluster) closeStores() error {
+	var err error
+	if c.trans != nil {
+		err = c.trans.Close()
+	} else if c.mux != nil {
+		err = c.mux.close()
+	}
+	if c.logs != nil {
+		if e := c.logs.Close(); e != nil && err == nil {
+			err = fmt.Errorf("cluster: close raft log: %w", e)
+		}
+	}
+	return err
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d)
 }

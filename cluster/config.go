@@ -20,9 +20,36 @@ type Config struct {
 	BindAddr string
 	// AdvertiseAddr is the address peers dial; empty means the bound one.
 	AdvertiseAddr string
-	// Bootstrap makes a node with no raft state bootstrap a one-server
-	// cluster of itself. A node with state never bootstraps again.
-	Bootstrap bool
+	// BootstrapExpect is the number of voters that form a new cluster: 1
+	// bootstraps a one-server cluster of this node at once; N > 1 waits until
+	// N voters with the same expectation meet through gossip and none has
+	// raft state. 0 never bootstraps: the node waits to be added by a
+	// leader. A node with raft state never bootstraps again.
+	BootstrapExpect int
+	// ReadReplica makes this node a non-voter that is never promoted.
+	ReadReplica bool
+
+	// GossipAddr is memberlist's bind address ("127.0.0.1:7402").
+	GossipAddr string
+	// GossipAdvertise is the gossip address peers use; empty means the bound.
+	GossipAdvertise string
+	// Join lists gossip addresses of other members to contact at start.
+	Join []string
+	// HTTPAddr is advertised to peers for /v1/cluster.
+	HTTPAddr string
+	// GossipFast shortens memberlist's probe and gossip timers (tests).
+	GossipFast bool
+
+	// ReconcileInterval (1s): how often the leader reconciles membership.
+	ReconcileInterval time.Duration
+	// ReapAfter (10m): a server gone from gossip this long is removed.
+	ReapAfter time.Duration
+	// PromoteLag (256): a non-voter within this many entries of the leader's
+	// applied index is caught up and promoted.
+	PromoteLag uint64
+	// HoldTimeout (5s): how long a request waits for a leader to be known
+	// before it fails with ErrNoLeader.
+	HoldTimeout time.Duration
 
 	// HeartbeatTimeout and ElectionTimeout: raft's timers (500ms each).
 	HeartbeatTimeout time.Duration
@@ -59,7 +86,12 @@ func DefaultConfig() Config {
 	return Config{
 		NodeID:             "node1",
 		BindAddr:           "127.0.0.1:7401",
-		Bootstrap:          true,
+		GossipAddr:         "127.0.0.1:7402",
+		BootstrapExpect:    1,
+		ReconcileInterval:  time.Second,
+		ReapAfter:          10 * time.Minute,
+		PromoteLag:         256,
+		HoldTimeout:        5 * time.Second,
 		HeartbeatTimeout:   500 * time.Millisecond,
 		ElectionTimeout:    500 * time.Millisecond,
 		LeaderLeaseTimeout: 250 * time.Millisecond,
@@ -83,8 +115,14 @@ func (c Config) Validate() error {
 		return errors.New("cluster: config: Dir is required")
 	case c.BindAddr == "":
 		return errors.New("cluster: config: BindAddr is required")
+	case c.GossipAddr == "":
+		return errors.New("cluster: config: GossipAddr is required")
 	case c.MaxAppendEntries < 0 || c.MaxAppendEntries > 1024:
 		return errors.New("cluster: config: MaxAppendEntries must be 1..1024")
+	case c.BootstrapExpect < 0:
+		return errors.New("cluster: config: BootstrapExpect must be >= 0")
+	case c.ReadReplica && c.BootstrapExpect > 0:
+		return errors.New("cluster: config: a read replica never bootstraps: BootstrapExpect must be 0")
 	}
 	return nil
 }
@@ -120,6 +158,18 @@ func (c *Config) fillDefaults() {
 	}
 	if c.ApplyTimeout == 0 {
 		c.ApplyTimeout = d.ApplyTimeout
+	}
+	if c.ReconcileInterval == 0 {
+		c.ReconcileInterval = d.ReconcileInterval
+	}
+	if c.ReapAfter == 0 {
+		c.ReapAfter = d.ReapAfter
+	}
+	if c.PromoteLag == 0 {
+		c.PromoteLag = d.PromoteLag
+	}
+	if c.HoldTimeout == 0 {
+		c.HoldTimeout = d.HoldTimeout
 	}
 	if c.RaftLogLevel == "" {
 		c.RaftLogLevel = d.RaftLogLevel

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -38,4 +39,21 @@ func (s *slogSink) Accept(name string, level hclog.Level, msg string, args ...in
 		lv = slog.LevelInfo
 	}
 	s.log.Log(context.Background(), lv, msg, append([]any{"module", name}, args...)...)
+}
+
+// memberlistLog adapts memberlist's "[LEVEL] memberlist: ..." lines to slog
+// levels; debug lines are dropped unless the logger is at debug.
+type memberlistLog struct{ log *slog.Logger }
+
+func (w memberlistLog) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	lv := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{"[DEBUG]": slog.LevelDebug, "[INFO]": slog.LevelInfo, "[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError} {
+		if strings.HasPrefix(line, prefix) {
+			lv, line = l, strings.TrimSpace(strings.TrimPrefix(line, prefix))
+			break
+		}
+	}
+	w.log.Log(context.Background(), lv, strings.TrimPrefix(line, "memberlist: "), "module", "memberlist")
+	return len(p), nil
 }

@@ -34,7 +34,11 @@ func (s *Server) batch(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	v := s.state.View()
+	v, err := s.writeView(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	ops := make([]fsm.Op, len(req.Ops))
 	var items []api.ItemError
 	seen := make(map[[2]string]int, len(req.Ops))

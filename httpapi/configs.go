@@ -101,7 +101,11 @@ func (s *Server) putConfig(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	v := s.state.View()
+	v, err := s.writeView(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return

@@ -146,7 +146,11 @@ func (s *Server) rollbackConfig(c *gin.Context) {
 		s.fail(c, apiErr(api.CodeBadRequest, "revision %d deleted %s/%s: there is no value to restore (use DELETE)", req.Revision, ns, key))
 		return
 	}
-	v := s.state.View()
+	v, err := s.writeView(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return

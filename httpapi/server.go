@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/cluster"
 	"github.com/schemakv/schemakv/fsm"
 	"github.com/schemakv/schemakv/internal/jsonutil"
 	"github.com/schemakv/schemakv/schema"
@@ -37,6 +38,10 @@ type Cluster interface {
 	Apply(ctx context.Context, cmd []byte) (*fsm.Result, error)
 	ReadBarrier(ctx context.Context) error
 	IsLeader() bool
+	Ready() error
+	Stale() cluster.StaleInfo
+	Status() cluster.Status
+	Members(ctx context.Context) ([]cluster.Member, error)
 }
 
 // Schemas compiles and caches schemas.
@@ -64,6 +69,11 @@ const (
 	HeaderIndex     = "X-Schemakv-Index"
 	HeaderPrincipal = "X-Schemakv-Principal"
 	HeaderReason    = "X-Schemakv-Reason"
+	// HeaderKnownLeader and HeaderLastContact describe a stale read: whether
+	// the node knows a leader, and the milliseconds since it last heard from
+	// it (0 on the leader).
+	HeaderKnownLeader = "X-Schemakv-Known-Leader"
+	HeaderLastContact = "X-Schemakv-Last-Contact"
 )
 
 // New builds the API.
@@ -126,6 +136,7 @@ func (s *Server) routes() {
 	}
 	get(e, "/v1/health", s.health)
 	get(e, "/v1/ready", s.ready)
+	get(e, "/v1/cluster", s.clusterStatus)
 	if s.cfg.Gatherer != nil {
 		h := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
 		get(e, "/metrics", gin.WrapH(h))
@@ -163,7 +174,7 @@ func (s *Server) health(c *gin.Context) {
 func (s *Server) ready(c *gin.Context) {
 	h := api.Health{Status: "ready", NodeID: s.cfg.NodeID, Applied: s.state.View().Revision(),
 		Leader: s.cluster.IsLeader(), Version: s.cfg.Version}
-	if err := s.cluster.ReadBarrier(c.Request.Context()); err != nil {
+	if err := s.cluster.Ready(); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -295,14 +306,30 @@ func (s *Server) audit(c *gin.Context, bodyReason string) (fsm.Audit, error) {
 // node has applied N.
 func (s *Server) read(c *gin.Context) (*store.View, error) {
 	ctx := c.Request.Context()
+	linearizable := true
 	switch c.Query("consistency") {
 	case "", "linearizable":
+	case "stale":
+		linearizable = false
+		info := s.cluster.Stale()
+		c.Header(HeaderKnownLeader, strconv.FormatBool(info.KnownLeader))
+		c.Header(HeaderLastContact, strconv.FormatInt(info.LastContact.Milliseconds(), 10))
+		if ms := c.Query("max_stale"); ms != "" {
+			d, err := time.ParseDuration(ms)
+			if err != nil || d < 0 {
+				return nil, apiErr(api.CodeBadRequest, "max_stale must be a duration such as 5s")
+			}
+			// Too stale (or no leader contact at all): answer as a
+			// linearizable read instead, like Consul's max_stale.
+			linearizable = !info.KnownLeader || info.LastContact > d
+		}
+	default:
+		return nil, apiErr(api.CodeBadRequest, "consistency must be linearizable or stale")
+	}
+	if linearizable {
 		if err := s.cluster.ReadBarrier(ctx); err != nil {
 			return nil, err
 		}
-	case "stale":
-	default:
-		return nil, apiErr(api.CodeBadRequest, "consistency must be linearizable or stale")
 	}
 	if mr := c.Query("min_revision"); mr != "" {
 		n, err := strconv.ParseUint(mr, 10, 64)

@@ -1028,6 +1028,7 @@ func mustStartNodeWith(t *testing.T, limits httpapi.Limits) string {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.Limits = limits
 	cfg.Logger = slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// Keep raft's start-up warnings ("starting election") out of the test

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gin-gonic/gin"
 
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/fsm"
@@ -77,4 +78,18 @@ func (s *Server) validatedPut(v *store.View, ns, key, ref string, value json.Raw
 		Schema: name, SchemaVersion: sv.Version, SchemaRevision: sv.CreateRevision,
 		Value: value,
 	}, nil
+}
+
+// writeView is the state a write is validated against. On the leader it is
+// the local state; a follower first catches up with the leader (one shared
+// read-index round), so that a schema version or namespace created through
+// another node a moment ago is found, and "the latest version" means the
+// latest.
+func (s *Server) writeView(c *gin.Context) (*store.View, error) {
+	if !s.cluster.IsLeader() {
+		if err := s.cluster.ReadBarrier(c.Request.Context()); err != nil {
+			return nil, err
+		}
+	}
+	return s.state.View(), nil
 }

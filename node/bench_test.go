@@ -168,6 +168,7 @@ func benchNode(b *testing.B) (*node.Node, string) {
 	cfg.DataDir = b.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	n, err := node.Start(context.Background(), cfg)
 	if err != nil {

@@ -42,8 +42,20 @@ type Config struct {
 	RaftAddr string
 	// RaftAdvertise is the raft address peers dial; empty means RaftAddr.
 	RaftAdvertise string
-	// Bootstrap makes a node without raft state form a one-node cluster.
-	Bootstrap bool
+	// HTTPAdvertise is the API address other nodes and /v1/cluster show;
+	// empty means the bound one.
+	HTTPAdvertise string
+	// GossipAddr is memberlist's listen address ("127.0.0.1:7402").
+	GossipAddr string
+	// GossipAdvertise is the gossip address peers use; empty means bound.
+	GossipAdvertise string
+	// Join lists gossip addresses of other members to contact at start.
+	Join []string
+	// BootstrapExpect: 1 forms a one-node cluster at once (the default);
+	// N > 1 waits for N voters to meet; 0 joins an existing cluster.
+	BootstrapExpect int
+	// ReadReplica makes this node a non-voting member that serves reads.
+	ReadReplica bool
 	// Limits are the HTTP API's request limits.
 	Limits httpapi.Limits
 	// Cluster tunes raft; its NodeID, Dir, BindAddr, AdvertiseAddr and
@@ -60,14 +72,15 @@ type Config struct {
 // and 127.0.0.1:7401 (raft), bootstrapping a single-node cluster.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:       "node1",
-		DataDir:      "data",
-		HTTPAddr:     "127.0.0.1:7400",
-		RaftAddr:     "127.0.0.1:7401",
-		Bootstrap:    true,
-		Limits:       httpapi.DefaultLimits(),
-		Cluster:      cluster.DefaultConfig(),
-		StartTimeout: 30 * time.Second,
+		NodeID:          "node1",
+		DataDir:         "data",
+		HTTPAddr:        "127.0.0.1:7400",
+		RaftAddr:        "127.0.0.1:7401",
+		GossipAddr:      "127.0.0.1:7402",
+		BootstrapExpect: 1,
+		Limits:          httpapi.DefaultLimits(),
+		Cluster:         cluster.DefaultConfig(),
+		StartTimeout:    30 * time.Second,
 	}
 }
 
@@ -82,6 +95,8 @@ func (c Config) Validate() error {
 		return errors.New("node: config: HTTPAddr is required")
 	case c.RaftAddr == "":
 		return errors.New("node: config: RaftAddr is required")
+	case c.GossipAddr == "":
+		return errors.New("node: config: GossipAddr is required")
 	}
 	return nil
 }
@@ -133,12 +148,24 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		Name: "schemakv_applied_index", Help: "Raft index applied to this node's state.",
 	}, func() float64 { return float64(n.store.Applied()) }))
 
+	n.listener, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("node: listen %s: %w", cfg.HTTPAddr, err)
+	}
 	cc := cfg.Cluster
+	cc.HTTPAddr = cfg.HTTPAdvertise
+	if cc.HTTPAddr == "" {
+		cc.HTTPAddr = n.listener.Addr().String()
+	}
 	cc.NodeID = cfg.NodeID
 	cc.Dir = filepath.Join(cfg.DataDir, "raft")
 	cc.BindAddr = cfg.RaftAddr
 	cc.AdvertiseAddr = cfg.RaftAdvertise
-	cc.Bootstrap = cfg.Bootstrap
+	cc.BootstrapExpect = cfg.BootstrapExpect
+	cc.ReadReplica = cfg.ReadReplica
+	cc.GossipAddr = cfg.GossipAddr
+	cc.GossipAdvertise = cfg.GossipAdvertise
+	cc.Join = cfg.Join
 	cc.Logger = log
 	cc.Registerer = reg
 	n.cluster, err = cluster.New(cc, fsm.New(n.store, log), n.store)
@@ -154,7 +181,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 
-	if cfg.Bootstrap {
+	if cfg.BootstrapExpect == 1 {
 		timeout := cfg.StartTimeout
 		if timeout == 0 {
 			timeout = 30 * time.Second
@@ -167,10 +194,6 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	}
 
-	n.listener, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("node: listen %s: %w", cfg.HTTPAddr, err)
-	}
 	n.httpSrv = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -181,7 +204,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	go func() { n.served <- n.httpSrv.Serve(n.listener) }()
 	log.Info("schemakv node started", "node_id", cfg.NodeID, "http", n.HTTPURL(),
-		"raft", n.cluster.Status().RaftAddr, "data_dir", cfg.DataDir, "applied_index", n.store.Applied())
+		"raft", n.cluster.Status().RaftAddr, "gossip", cfg.GossipAddr, "data_dir", cfg.DataDir,
+		"applied_index", n.store.Applied(), "bootstrap_expect", cfg.BootstrapExpect, "read_replica", cfg.ReadReplica)
 	return n, nil
 }
 
@@ -197,10 +221,16 @@ func (n *Node) Store() *store.Store { return n.store }
 // Cluster returns the node's raft (for tests and tools).
 func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
 
-// Close stops the node: the HTTP API first (in-flight requests get up to 10s),
-// then raft, then the store.
+// Close stops the node: leadership is handed to another voter first when
+// this node leads, then the HTTP API stops (in-flight requests get up to
+// 10s), then raft, then the store. The node stays a member of the cluster.
 func (n *Node) Close() error {
 	var errs []error
+	if n.cluster != nil {
+		if err := n.cluster.TransferLeadership(); err != nil {
+			n.log.Warn("leadership transfer before stop failed", "err", err)
+		}
+	}
 	if n.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := n.httpSrv.Shutdown(ctx); err != nil {

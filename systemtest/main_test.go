@@ -169,6 +169,7 @@ func startServerRaft(t testing.TB, dataDir, raftAddr string, extraArgs ...string
 		"--data-dir", dataDir,
 		"--http-addr", "127.0.0.1:0",
 		"--raft-addr", raftAddr,
+		"--gossip-addr", "127.0.0.1:0",
 		"--log-format", "json",
 	}
 	return startProcess(t, "", dataDir, append(args, extraArgs...)...)

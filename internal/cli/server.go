@@ -42,6 +42,12 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 			if err != nil {
 				return usagef("%v", err)
 			}
+			if cfg.BootstrapExpect < 0 {
+				cfg.BootstrapExpect = 1
+				if len(cfg.Join) > 0 || cfg.ReadReplica {
+					cfg.BootstrapExpect = 0
+				}
+			}
 			cfg.Logger = log
 			slog.SetDefault(log)
 			return runServer(cmd.Context(), cfg, log)
@@ -53,6 +59,12 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP API listen address")
 	f.StringVar(&cfg.RaftAddr, "raft-addr", cfg.RaftAddr, "raft listen address")
 	f.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "raft address peers dial (default: --raft-addr)")
+	f.StringVar(&cfg.HTTPAdvertise, "http-advertise", "", "HTTP address shown to peers (default: --http-addr)")
+	f.StringVar(&cfg.GossipAddr, "gossip-addr", cfg.GossipAddr, "gossip (memberlist) listen address, TCP and UDP")
+	f.StringVar(&cfg.GossipAdvertise, "gossip-advertise", "", "gossip address peers use (default: --gossip-addr)")
+	f.StringSliceVar(&cfg.Join, "join", nil, "gossip addresses of other members to join (comma-separated)")
+	f.IntVar(&cfg.BootstrapExpect, "bootstrap-expect", -1, "voters that form a new cluster: 1 = single node (default without --join), N = wait for N voters, 0 = join an existing cluster (default with --join)")
+	f.BoolVar(&cfg.ReadReplica, "read-replica", false, "join as a non-voting member that serves reads and watches")
 	f.Int64Var(&cfg.Limits.MaxBodyBytes, "max-body-bytes", cfg.Limits.MaxBodyBytes, "largest request body")
 	f.IntVar(&cfg.Limits.MaxValueBytes, "max-value-bytes", cfg.Limits.MaxValueBytes, "largest config value")
 	f.IntVar(&cfg.Limits.MaxSchemaBytes, "max-schema-bytes", cfg.Limits.MaxSchemaBytes, "largest schema document")

@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// One TCP port carries raft and the cluster's own RPC. A connection's first
+// byte says which (Consul and rqlite do the same): peers need one address
+// per node, and both protocols get the same network path and, later, the
+// same TLS.
+const (
+	connRaft byte = 1
+	connRPC  byte = 2
+)
+
+// mux accepts connections on the cluster port and hands each to raft or to
+// the RPC server by its first byte.
+type mux struct {
+	ln        net.Listener
+	advertise net.Addr
+	raftCh    chan net.Conn
+	rpc       func(net.Conn)
+	closeCh   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+func newMux(bind, advertise string) (*mux, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: listen %s: %w", bind, err)
+	}
+	var adv net.Addr = ln.Addr()
+	if advertise != "" {
+		a, err := net.ResolveTCPAddr("tcp", advertise)
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("cluster: advertise address %q: %w", advertise, err)
+		}
+		adv = a
+	} else if tcp, ok := adv.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		_ = ln.Close()
+		return nil, fmt.Errorf("cluster: %s listens on every interface: set an advertise address peers can dial", bind)
+	}
+	return &mux{ln: ln, advertise: adv, raftCh: make(chan net.Conn), closeCh: make(chan struct{})}, nil
+}
+
+// serve accepts connections until close. rpc handles RPC connections.
+func (m *mux) serve(rpc func(net.Conn)) {
+	m.rpc = rpc
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		for {
+			conn, err := m.ln.Accept()
+			if err != nil {
+				select {
+				case <-m.closeCh:
+					return
+				default:
+				}
+				time.Sleep(10 * time.Millisecond) // e.g. EMFILE: back off, then go on
+				continue
+			}
+			go m.route(conn)
+		}
+	}()
+}
+
+func (m *mux) route(conn net.Conn) {
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [1]byte
+	if _, err := conn.Read(b[:]); err != nil {
+		_ = conn.Close()
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	switch b[0] {
+	case connRaft:
+		select {
+		case m.raftCh <- conn:
+		case <-m.closeCh:
+			_ = conn.Close()
+		}
+	case connRPC:
+		m.rpc(conn)
+	default:
+		_ = conn.Close()
+	}
+}
+
+func (m *mux) close() error {
+	var err error
+	m.closeOnce.Do(func() {
+		close(m.closeCh)
+		err = m.ln.Close()
+		m.wg.Wait()
+	})
+	return err
+}
+
+// dial opens a connection of the given kind to a peer's cluster port.
+func dial(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := conn.Write([]byte{kind}); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	_ = conn.SetWriteDeadline(time.Time{})
+	return conn, nil
+}
+
+// raftLayer is the raft.StreamLayer over the mux.
+type raftLayer struct{ m *mux }
+
+var _ raft.StreamLayer = raftLayer{}
+
+func (l raftLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.m.raftCh:
+		return c, nil
+	case <-l.m.closeCh:
+		return nil, errors.New("cluster: listener closed")
+	}
+}
+
+func (l raftLayer) Close() error   { return l.m.close() }
+func (l raftLayer) Addr() net.Addr { return l.m.advertise }
+
+func (l raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return dial(string(addr), connRaft, timeout)
+}
