@@ -70,6 +70,13 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.IntVar(&cfg.Limits.MaxSchemaBytes, "max-schema-bytes", cfg.Limits.MaxSchemaBytes, "largest schema document")
 	f.IntVar(&cfg.Limits.MaxBatchOps, "max-batch-ops", cfg.Limits.MaxBatchOps, "most operations in one batch")
 	f.IntVar(&cfg.Limits.MaxJSONDepth, "max-json-depth", cfg.Limits.MaxJSONDepth, "deepest JSON nesting accepted")
+	f.DurationVar(&cfg.Cluster.HeartbeatTimeout, "raft-heartbeat-timeout", cfg.Cluster.HeartbeatTimeout, "raft heartbeat timeout")
+	f.DurationVar(&cfg.Cluster.ElectionTimeout, "raft-election-timeout", cfg.Cluster.ElectionTimeout, "raft election timeout")
+	f.Uint64Var(&cfg.Cluster.SnapshotThreshold, "snapshot-threshold", cfg.Cluster.SnapshotThreshold, "raft entries between snapshots")
+	f.DurationVar(&cfg.Cluster.SnapshotInterval, "snapshot-interval", cfg.Cluster.SnapshotInterval, "how often raft checks whether to snapshot")
+	f.Uint64Var(&cfg.Cluster.TrailingLogs, "trailing-logs", cfg.Cluster.TrailingLogs, "raft entries kept after a snapshot for followers to catch up from")
+	f.DurationVar(&cfg.Cluster.ReapAfter, "reap-after", cfg.Cluster.ReapAfter, "remove a server gone from gossip this long (never below quorum)")
+	f.StringVar(&cfg.Cluster.RaftLogLevel, "raft-log-level", cfg.Cluster.RaftLogLevel, "hashicorp/raft log level")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "auto", "json, text, or auto (text on a terminal, else JSON)")
 	return cmd
