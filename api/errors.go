@@ -31,6 +31,8 @@ const (
 	CodeSchemaTooLarge    = "schema_too_large"       // 413
 	CodeBatchTooLarge     = "batch_too_large"        // 413 too many operations or bytes
 	CodeUnsupportedMedia  = "unsupported_media_type" // 415
+	CodeNotLeader         = "not_leader"             // 421 only the leader does this; the message names it
+	CodeInvalidSnapshot   = "invalid_snapshot"       // 400 a restore body that is not a schemakv snapshot
 	CodeNoLeader          = "no_leader"              // 503 retry later
 	CodeOutcomeUnknown    = "outcome_unknown"        // 503 the write may or may not have committed
 	CodeShuttingDown      = "shutting_down"          // 503
@@ -65,6 +67,8 @@ var statusOf = map[string]int{
 	CodeSchemaTooLarge:    413,
 	CodeBatchTooLarge:     413,
 	CodeUnsupportedMedia:  415,
+	CodeNotLeader:         421,
+	CodeInvalidSnapshot:   400,
 	CodeNoLeader:          503,
 	CodeOutcomeUnknown:    503,
 	CodeShuttingDown:      503,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/rpc"
 	"os"
@@ -677,4 +678,34 @@ func (c *Cluster) closeStores() error {
 
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d)
+}
+
+// ErrNotLeader: an operation that only the leader performs (a restore) was
+// sent to another node; the error text names the leader.
+var ErrNotLeader = errors.New("cluster: not the leader")
+
+// Restore replaces the whole cluster's state with a snapshot of size bytes
+// read from r (a file written by a backup), through raft: the leader
+// installs it and sends it to every follower. Only the leader restores.
+func (c *Cluster) Restore(r io.Reader, size int64) error {
+	if c.raft.State() != raft.Leader {
+		addr := ""
+		if _, id := c.raft.LeaderWithID(); id != "" {
+			for _, md := range c.members.alive() {
+				if md.ID == string(id) {
+					addr = md.HTTPAddr
+				}
+			}
+		}
+		return fmt.Errorf("%w: send the restore to the leader (%s)", ErrNotLeader, addr)
+	}
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("cluster: configuration: %w", err)
+	}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size, Configuration: f.Configuration()}
+	if err := c.raft.Restore(meta, r, 10*time.Minute); err != nil {
+		return fmt.Errorf("cluster: restore: %w", err)
+	}
+	return nil
 }

@@ -17,18 +17,22 @@ type Limits struct {
 	MaxJSONDepth   int   // nesting of any JSON body (64) → 400 json_too_deep
 	MaxListLimit   int   // page size of lists (1000); larger requests are capped
 	MaxReasonBytes int   // reason / change-request id (1024) → 400 bad_request
+	// MaxSnapshotBytes bounds a snapshot restore upload (8 GiB; 0 means
+	// the default) → 413.
+	MaxSnapshotBytes int64
 }
 
 // DefaultLimits returns the documented defaults.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxBodyBytes:   4 << 20,
-		MaxValueBytes:  512 << 10,
-		MaxSchemaBytes: 256 << 10,
-		MaxBatchOps:    1000,
-		MaxJSONDepth:   64,
-		MaxListLimit:   1000,
-		MaxReasonBytes: 1024,
+		MaxBodyBytes:     4 << 20,
+		MaxValueBytes:    512 << 10,
+		MaxSchemaBytes:   256 << 10,
+		MaxBatchOps:      1000,
+		MaxJSONDepth:     64,
+		MaxListLimit:     1000,
+		MaxReasonBytes:   1024,
+		MaxSnapshotBytes: 8 << 30,
 	}
 }
 
@@ -48,7 +52,7 @@ type Config struct {
 func (c Config) Validate() error {
 	l := c.Limits
 	if l.MaxBodyBytes <= 0 || l.MaxValueBytes <= 0 || l.MaxSchemaBytes <= 0 ||
-		l.MaxBatchOps <= 0 || l.MaxJSONDepth <= 0 || l.MaxListLimit <= 0 || l.MaxReasonBytes <= 0 {
+		l.MaxBatchOps <= 0 || l.MaxJSONDepth <= 0 || l.MaxListLimit <= 0 || l.MaxReasonBytes <= 0 || l.MaxSnapshotBytes < 0 {
 		return errors.New("httpapi: config: every limit must be positive")
 	}
 	return nil

@@ -43,6 +43,8 @@ var errorCodes = []struct {
 	{jsonutil.ErrTooDeep, api.CodeJSONTooDeep},
 	{jsonutil.ErrInvalidJSON, api.CodeInvalidJSON},
 	{cluster.ErrNoLeader, api.CodeNoLeader},
+	{cluster.ErrNotLeader, api.CodeNotLeader},
+	{store.ErrNotSnapshot, api.CodeInvalidSnapshot},
 	{cluster.ErrOutcomeUnknown, api.CodeOutcomeUnknown},
 	{cluster.ErrShutdown, api.CodeShuttingDown},
 	{cluster.ErrReadTimeout, api.CodeTimeout},

@@ -30,6 +30,7 @@ type State interface {
 	History(kind, ns, key string, before uint64, limit int) ([]api.Event, uint64, error)
 	EventAt(kind, ns, key string, rev uint64) (api.Event, error)
 	WaitApplied(done <-chan struct{}, rev uint64) bool
+	Backup(w io.Writer) (uint64, error)
 }
 
 // Cluster is what the API needs from replication: proposing commands and
@@ -42,6 +43,7 @@ type Cluster interface {
 	Stale() cluster.StaleInfo
 	Status() cluster.Status
 	Members(ctx context.Context) ([]cluster.Member, error)
+	Restore(r io.Reader, size int64) error
 }
 
 // Schemas compiles and caches schemas.
@@ -83,6 +85,9 @@ func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Limits.MaxSnapshotBytes == 0 {
+		cfg.Limits.MaxSnapshotBytes = DefaultLimits().MaxSnapshotBytes
 	}
 	s := &Server{
 		cfg: cfg, state: st, cluster: cl, schemas: sc, log: cfg.Logger,
@@ -137,6 +142,8 @@ func (s *Server) routes() {
 	get(e, "/v1/health", s.health)
 	get(e, "/v1/ready", s.ready)
 	get(e, "/v1/cluster", s.clusterStatus)
+	e.GET("/v1/snapshot", s.saveSnapshot)
+	e.POST("/v1/snapshot", s.restoreSnapshot)
 	if s.cfg.Gatherer != nil {
 		h := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
 		get(e, "/metrics", gin.WrapH(h))
@@ -235,6 +242,9 @@ func (s *Server) observe(c *gin.Context) {
 // length is declared, and caps the reader otherwise.
 func (s *Server) limitBody(c *gin.Context) {
 	max := s.cfg.Limits.MaxBodyBytes
+	if c.Request.Method == http.MethodPost && c.Request.URL.Path == "/v1/snapshot" {
+		max = s.cfg.Limits.MaxSnapshotBytes // a whole state, not a request
+	}
 	if c.Request.ContentLength > max {
 		s.fail(c, apiErr(api.CodeBodyTooLarge, "request body of %d bytes exceeds %d bytes", c.Request.ContentLength, max))
 		return
@@ -401,3 +411,6 @@ func (s *Server) limitParam(c *gin.Context, def int) (int, error) {
 	}
 	return int(min(n, uint64(s.cfg.Limits.MaxListLimit))), nil
 }
+
+// noDeadline clears a connection's write deadline.
+var noDeadline time.Time

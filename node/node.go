@@ -125,10 +125,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
-	n = &Node{cfg: cfg, log: log, served: make(chan error, 1)}
+	node := &Node{cfg: cfg, log: log, served: make(chan error, 1)}
+	n = node
 	defer func() {
 		if err != nil {
-			_ = n.Close()
+			_ = node.Close() // n is nil by now
 		}
 	}()
 

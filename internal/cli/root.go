@@ -113,6 +113,8 @@ replicated with raft. This command runs a server node and talks to one.`,
 		a.newSchemaCmd(),
 		a.newConfigCmd(),
 		a.newBatchCmd(),
+		a.newClusterCmd(),
+		a.newSnapshotCmd(),
 		// Shortcuts for the most common config commands.
 		a.newConfigGetCmd(),
 		a.newConfigPutCmd(),
