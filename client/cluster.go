@@ -107,4 +107,3 @@ func metaOf(resp *http.Response) Meta {
 	}
 	return m
 }
-
