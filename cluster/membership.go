@@ -45,11 +45,13 @@ type membership struct {
 
 	mu        sync.Mutex
 	deadSince map[string]time.Time // node ID → when gossip first saw it dead or gone
+	live      map[string]meta      // node ID → metadata, copied in the event callbacks
 	events    chan struct{}
 }
 
 func newMembership(c *Cluster, self meta) (*membership, error) {
-	m := &membership{c: c, self: self, deadSince: map[string]time.Time{}, events: make(chan struct{}, 1)}
+	m := &membership{c: c, self: self, deadSince: map[string]time.Time{},
+		live: map[string]meta{self.ID: self}, events: make(chan struct{}, 1)}
 	host, portStr, err := net.SplitHostPort(c.cfg.GossipAddr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: gossip address %q: %w", c.cfg.GossipAddr, err)
@@ -125,17 +127,26 @@ func (m *membership) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (m *membership) LocalState(join bool) []byte                { return nil }
 func (m *membership) MergeRemoteState(buf []byte, join bool)     {}
 
+// The event callbacks run while memberlist holds its node lock, so they are
+// the one safe place to read a node's fields: memberlist mutates the Node
+// structs that Members returns. The callbacks copy the metadata out.
+
 // NotifyJoin implements memberlist.EventDelegate.
 func (m *membership) NotifyJoin(n *memberlist.Node) {
-	m.mu.Lock()
-	delete(m.deadSince, n.Name)
-	m.mu.Unlock()
-	m.kick()
+	m.remember(n)
+}
+
+// NotifyUpdate implements memberlist.EventDelegate.
+func (m *membership) NotifyUpdate(n *memberlist.Node) {
+	m.remember(n)
 }
 
 // NotifyLeave implements memberlist.EventDelegate.
 func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.mu.Lock()
+	if n.Name != m.self.ID {
+		delete(m.live, n.Name)
+	}
 	if _, ok := m.deadSince[n.Name]; !ok {
 		m.deadSince[n.Name] = time.Now()
 	}
@@ -143,8 +154,17 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.kick()
 }
 
-// NotifyUpdate implements memberlist.EventDelegate.
-func (m *membership) NotifyUpdate(*memberlist.Node) { m.kick() }
+func (m *membership) remember(n *memberlist.Node) {
+	var md meta
+	if err := json.Unmarshal(n.Meta, &md); err != nil || md.ID == "" || md.ID != n.Name {
+		return
+	}
+	m.mu.Lock()
+	m.live[md.ID] = md
+	delete(m.deadSince, md.ID)
+	m.mu.Unlock()
+	m.kick()
+}
 
 func (m *membership) kick() {
 	select {
@@ -155,14 +175,12 @@ func (m *membership) kick() {
 
 // alive returns the metadata of every live member, self included.
 func (m *membership) alive() []meta {
-	var out []meta
-	for _, n := range m.ml.Members() {
-		var md meta
-		if err := json.Unmarshal(n.Meta, &md); err != nil || md.ID == "" {
-			continue
-		}
+	m.mu.Lock()
+	out := make([]meta, 0, len(m.live))
+	for _, md := range m.live {
 		out = append(out, md)
 	}
+	m.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
