@@ -24,11 +24,15 @@ var (
 	bucketConfigs    = []byte("configs")
 	bucketEvents     = []byte("events")
 	bucketKeyHist    = []byte("keyhist")
+	bucketTombstones = []byte("tombstones")
 
 	keyApplied = []byte("applied")
 	keyFormat  = []byte("format")
+	// keyCompacted holds the highest revision whose events compaction may
+	// have deleted (retention.go).
+	keyCompacted = []byte("compacted")
 
-	allBuckets = [][]byte{bucketMeta, bucketNamespaces, bucketSchemas, bucketConfigs, bucketEvents, bucketKeyHist}
+	allBuckets = [][]byte{bucketMeta, bucketNamespaces, bucketSchemas, bucketConfigs, bucketEvents, bucketKeyHist, bucketTombstones}
 )
 
 // formatVersion is the layout version written in the meta bucket.
@@ -43,6 +47,9 @@ type Config struct {
 	NoSync bool
 	// OpenTimeout bounds the wait for the file lock. Zero means 1s.
 	OpenTimeout time.Duration
+	// Retention bounds the history kept for watch resumption and the
+	// history API; its zero value means DefaultRetention.
+	Retention RetentionConfig
 }
 
 // Validate reports whether the configuration can be used.
@@ -79,6 +86,10 @@ type Store struct {
 	notifyMu  sync.Mutex
 	appliedCh chan struct{} // closed and replaced on every publish
 	abandonCh chan struct{} // closed and replaced on every restore
+
+	hub        *hub          // live events (watch.go)
+	restoreGen atomic.Uint64 // incremented on every restore, under dbMu
+	compactor  *compactor    // retention.go
 }
 
 // Open opens or creates the bbolt file at cfg.Path and loads the read model.
@@ -102,7 +113,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s.view.Store(v)
 	s.durable = v.applied
+	s.hub = newHub(v.applied)
 	go s.flusher()
+	s.compactor = startCompactor(s)
 	return s, nil
 }
 
@@ -208,7 +221,7 @@ func load(db *bolt.DB) (*View, error) {
 			nsTxn.Insert(k, &c)
 		}
 		v.namespaces = nsTxn.Commit()
-		return nil
+		return loadTombstones(tx, v)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: load: %w", err)
@@ -260,6 +273,8 @@ func (s *Store) publish(v *View, abandon bool) {
 	close(s.appliedCh)
 	s.appliedCh = make(chan struct{})
 	if abandon {
+		s.restoreGen.Add(1)
+		s.hub.reset(v.applied)
 		close(s.abandonCh)
 		s.abandonCh = make(chan struct{})
 	}
@@ -274,6 +289,8 @@ func (s *Store) Close() error {
 	if s.closed {
 		return nil
 	}
+	s.compactor.stop()
+	s.hub.close()
 	close(s.stopFlusher)
 	<-s.flusherDone
 	s.flushMu.Lock()

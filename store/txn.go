@@ -28,6 +28,8 @@ type Txn struct {
 	ns   *iradix.Txn[*api.Namespace]
 	sch  *iradix.Txn[*api.SchemaVersion]
 	cfg  *iradix.Txn[*api.ConfigEntry]
+	ct   *iradix.Txn[uint64] // config tombstones
+	nt   *iradix.Txn[uint64] // namespace tombstones
 
 	rev    uint64
 	seq    uint16
@@ -44,12 +46,16 @@ func (s *Store) Begin() (*Txn, error) {
 		return nil, ErrClosed
 	}
 	v := s.view.Load()
-	return &Txn{
+	t := &Txn{
 		s:   s,
 		ns:  v.namespaces.Txn(),
 		sch: v.schemas.Txn(),
 		cfg: v.configs.Txn(),
-	}, nil
+		ct:  v.ctombs.Txn(),
+		nt:  v.ntombs.Txn(),
+	}
+	t.trackMutations()
+	return t, nil
 }
 
 // SetRevision sets the revision stamped on the writes that follow. It must
@@ -138,6 +144,7 @@ func (t *Txn) DeleteNamespace(name string, force bool, a Audit) error {
 	}
 	t.put(bucketNamespaces, []byte(name), nil)
 	t.ns.Delete([]byte(name))
+	t.tombNamespace(name)
 	return t.record(api.Event{Kind: api.KindNamespace, Op: api.OpDelete, Namespace: name, Force: force}, a)
 }
 
@@ -184,6 +191,7 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 	}
 	t.put(bucketConfigs, k, encodeEntry(e))
 	t.cfg.Insert(k, e)
+	t.clearConfigTomb(k)
 	return e, t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpPut, Namespace: ns, Key: key, Value: value,
 		Schema: schema, SchemaVersion: schemaVersion, Version: e.Version,
@@ -200,6 +208,7 @@ func (t *Txn) DeleteConfig(ns, key string, a Audit) error {
 	}
 	t.put(bucketConfigs, k, nil)
 	t.cfg.Delete(k)
+	t.setConfigTomb(k)
 	t.adjustCounts(ns, -1, 0)
 	return t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpDelete, Namespace: ns, Key: key,
@@ -253,12 +262,20 @@ func (t *Txn) Commit(applied uint64) error {
 	}
 	t.done = true
 	defer t.s.mu.Unlock()
+	last := t.s.view.Load().lastEvent
+	if n := len(t.events); n > 0 {
+		last = t.events[n-1].Revision
+	}
 	t.s.publish(&View{
 		applied:    applied,
 		namespaces: t.ns.Commit(),
 		schemas:    t.sch.Commit(),
 		configs:    t.cfg.Commit(),
+		ctombs:     t.ct.Commit(),
+		ntombs:     t.nt.Commit(),
+		lastEvent:  last,
 	}, false)
+	t.s.hub.publish(t.events, applied)
 	return t.s.enqueue(pendingTxn{muts: t.muts, applied: applied})
 }
 

@@ -14,6 +14,12 @@ type View struct {
 	namespaces *iradix.Tree[*api.Namespace]     // name
 	schemas    *iradix.Tree[*api.SchemaVersion] // ns \0 name \0 be32(version)
 	configs    *iradix.Tree[*api.ConfigEntry]   // ns \0 key
+
+	// Tombstones and the last event revision give answers a revision that
+	// rises on deletes (watch_revision.go).
+	ctombs    *iradix.Tree[uint64] // ns \0 key -> revision of the delete
+	ntombs    *iradix.Tree[uint64] // namespace -> revision of its delete
+	lastEvent uint64               // revision of the newest event
 }
 
 func emptyView() *View {
@@ -21,6 +27,8 @@ func emptyView() *View {
 		namespaces: iradix.New[*api.Namespace](),
 		schemas:    iradix.New[*api.SchemaVersion](),
 		configs:    iradix.New[*api.ConfigEntry](),
+		ctombs:     iradix.New[uint64](),
+		ntombs:     iradix.New[uint64](),
 	}
 }
 

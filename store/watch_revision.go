@@ -1,0 +1,257 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+	"github.com/schemakv/schemakv/api"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Answer revisions for blocking queries.
+//
+// A blocking query returns once the revision of its answer exceeds the
+// caller's index. The revision of an answer is the newest revision that
+// changed it, so it must rise when the answer changes, deletes included,
+// and never fall. Entries carry their modify revision; a deleted config key
+// leaves a tombstone (its delete revision) and a deleted namespace leaves
+// one too. Tombstones are replicated state: they are written in the same
+// transaction as the delete and persisted in the tombstones bucket, so every
+// node computes the same revision for the same answer, and a restart or a
+// snapshot install keeps them. A config tombstone is dropped when its key is
+// written again (the new modify revision is higher) and when its namespace
+// is deleted (the namespace tombstone is higher); namespace tombstones are
+// kept (there are few).
+//
+// Wake-ups are pushed, never polled: the read model's radix trees track the
+// nodes each transaction changes and close their channels on commit, so a
+// watch on a key or a prefix (GetWatch, SeekPrefixWatch) is closed by exactly
+// the writes under it. Each answer needs at most five channels.
+
+// Tombstone keys in the tombstones bucket: 'c' + ns \0 key for config
+// entries, 'n' + name for namespaces.
+const (
+	tombConfig    = 'c'
+	tombNamespace = 'n'
+)
+
+func tombKey(kind byte, k []byte) []byte {
+	return append([]byte{kind}, k...)
+}
+
+// trackMutations makes the transaction's trees close the watch channels of
+// every node it changes when it commits.
+func (t *Txn) trackMutations() {
+	t.ns.TrackMutate(true)
+	t.sch.TrackMutate(true)
+	t.cfg.TrackMutate(true)
+	t.ct.TrackMutate(true)
+	t.nt.TrackMutate(true)
+}
+
+func (t *Txn) setConfigTomb(k []byte) {
+	t.ct.Insert(k, t.rev)
+	t.put(bucketTombstones, tombKey(tombConfig, k), u64(t.rev))
+}
+
+func (t *Txn) clearConfigTomb(k []byte) {
+	if _, ok := t.ct.Get(k); ok {
+		t.ct.Delete(k)
+		t.put(bucketTombstones, tombKey(tombConfig, k), nil)
+	}
+}
+
+// tombNamespace records a namespace delete and drops the config tombstones
+// of the namespace: the namespace tombstone is newer than all of them.
+func (t *Txn) tombNamespace(name string) {
+	prefix := nsPrefix(name)
+	var keys [][]byte
+	it := t.ct.Root().Iterator()
+	it.SeekPrefix(prefix)
+	for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		t.ct.Delete(k)
+		t.put(bucketTombstones, tombKey(tombConfig, k), nil)
+	}
+	t.nt.Insert([]byte(name), t.rev)
+	t.put(bucketTombstones, tombKey(tombNamespace, []byte(name)), u64(t.rev))
+}
+
+// loadTombstones fills v's tombstone trees from the file and computes the
+// revision of the newest event from what the state holds.
+func loadTombstones(tx *bolt.Tx, v *View) error {
+	ct := v.ctombs.Txn()
+	nt := v.ntombs.Txn()
+	err := tx.Bucket(bucketTombstones).ForEach(func(k, b []byte) error {
+		if len(k) < 2 || len(b) != 8 {
+			return fmt.Errorf("tombstone %q: bad record", k)
+		}
+		rev := binary.BigEndian.Uint64(b)
+		switch k[0] {
+		case tombConfig:
+			ct.Insert(bytes.Clone(k[1:]), rev)
+		case tombNamespace:
+			nt.Insert(bytes.Clone(k[1:]), rev)
+		default:
+			return fmt.Errorf("tombstone %q: unknown kind", k)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	v.ctombs, v.ntombs = ct.Commit(), nt.Commit()
+	// Every event leaves a trace that holds its revision: a put the entry's
+	// modify revision (or, once deleted, a tombstone that is newer), a delete
+	// a tombstone, a schema its create revision, a namespace its create
+	// revision or tombstone. The newest trace is the newest event.
+	v.lastEvent = max(
+		maxUnder(v.ctombs, nil, revOf),
+		maxUnder(v.ntombs, nil, revOf),
+		maxUnder(v.configs, nil, entryRev),
+		maxUnder(v.schemas, nil, schemaRev),
+		maxUnder(v.namespaces, nil, nsRev),
+	)
+	return nil
+}
+
+func revOf(r uint64) uint64                  { return r }
+func entryRev(e *api.ConfigEntry) uint64     { return e.ModifyRevision }
+func schemaRev(sv *api.SchemaVersion) uint64 { return sv.CreateRevision }
+func nsRev(n *api.Namespace) uint64          { return n.CreateRevision }
+
+// maxUnder returns the highest revision of the values under prefix, 0 if
+// there are none. It visits every value under the prefix.
+func maxUnder[T any](t *iradix.Tree[T], prefix []byte, rev func(T) uint64) uint64 {
+	var m uint64
+	it := t.Root().Iterator()
+	it.SeekPrefix(prefix)
+	for _, x, ok := it.Next(); ok; _, x, ok = it.Next() {
+		m = max(m, rev(x))
+	}
+	return m
+}
+
+// prefixWatch returns the channel closed by any change under prefix.
+func prefixWatch[T any](t *iradix.Tree[T], prefix []byte) <-chan struct{} {
+	it := t.Root().Iterator()
+	return it.SeekPrefixWatch(prefix)
+}
+
+// keyWatch returns the channel closed by a change of key (its insertion
+// included).
+func keyWatch[T any](t *iradix.Tree[T], key []byte) <-chan struct{} {
+	ch, _, _ := t.Root().GetWatch(key)
+	return ch
+}
+
+// WatchSet collects the channels that close when an answer may have
+// changed. A nil *WatchSet collects nothing.
+type WatchSet struct {
+	Chans []<-chan struct{}
+}
+
+func (ws *WatchSet) add(ch <-chan struct{}) {
+	if ws != nil && ch != nil {
+		ws.Chans = append(ws.Chans, ch)
+	}
+}
+
+// LastEventRevision is the revision of the newest event the view holds (the
+// newest change to any object), at least 1. It is the revision of the
+// namespace list, which changes whenever anything does.
+func (v *View) LastEventRevision() uint64 { return max(v.lastEvent, 1) }
+
+// missingNamespace is the revision of an answer about a namespace that does
+// not exist: its delete, or 1 if it never existed.
+func (v *View) missingNamespace(ns string, ws *WatchSet) uint64 {
+	ws.add(keyWatch(v.namespaces, []byte(ns)))
+	ws.add(keyWatch(v.ntombs, []byte(ns)))
+	r, _ := v.ntombs.Get([]byte(ns))
+	return max(r, 1)
+}
+
+// ConfigRevision is the revision of the answer about one config entry: its
+// modify revision; if it does not exist, its delete, else the creation of
+// its namespace; if the namespace does not exist, the namespace's delete. It
+// never falls and is at least 1. ws, when not nil, receives the channels
+// closed when it may change.
+func (v *View) ConfigRevision(ns, key string, ws *WatchSet) uint64 {
+	n, ok := v.namespaces.Get([]byte(ns))
+	if !ok {
+		return v.missingNamespace(ns, ws)
+	}
+	ws.add(keyWatch(v.ntombs, []byte(ns))) // closed by its delete; its counts do not matter here
+	k := configKey(ns, key)
+	ws.add(keyWatch(v.configs, k))
+	ws.add(keyWatch(v.ctombs, k))
+	if e, ok := v.configs.Get(k); ok {
+		return max(e.ModifyRevision, 1)
+	}
+	if r, ok := v.ctombs.Get(k); ok {
+		return max(r, 1)
+	}
+	return max(n.CreateRevision, 1)
+}
+
+// ConfigListRevision is the revision of a list of a namespace's config
+// entries under prefix: the newest modify revision or delete under it, or
+// the namespace's creation. Deletes raise it. It visits every entry under
+// the prefix.
+func (v *View) ConfigListRevision(ns, prefix string, ws *WatchSet) uint64 {
+	n, ok := v.namespaces.Get([]byte(ns))
+	if !ok {
+		return v.missingNamespace(ns, ws)
+	}
+	ws.add(keyWatch(v.ntombs, []byte(ns))) // closed by its delete; its counts do not matter here
+	p := configKey(ns, prefix)
+	ws.add(prefixWatch(v.configs, p))
+	ws.add(prefixWatch(v.ctombs, p))
+	return max(n.CreateRevision, maxUnder(v.configs, p, entryRev), maxUnder(v.ctombs, p, revOf), 1)
+}
+
+// NamespaceRevision is the revision of the answer about a namespace: the
+// newest change to anything in it (its counts change with its contents).
+func (v *View) NamespaceRevision(ns string, ws *WatchSet) uint64 {
+	n, ok := v.namespaces.Get([]byte(ns))
+	if !ok {
+		return v.missingNamespace(ns, ws)
+	}
+	ws.add(keyWatch(v.namespaces, []byte(ns)))
+	p := nsPrefix(ns)
+	ws.add(prefixWatch(v.configs, p))
+	ws.add(prefixWatch(v.ctombs, p))
+	ws.add(prefixWatch(v.schemas, p))
+	return max(n.CreateRevision, maxUnder(v.configs, p, entryRev), maxUnder(v.ctombs, p, revOf),
+		maxUnder(v.schemas, p, schemaRev), 1)
+}
+
+// SchemaRevision is the revision of the answer about one schema name (its
+// latest version or its version list): its newest version's creation, or
+// the namespace's creation.
+func (v *View) SchemaRevision(ns, name string, ws *WatchSet) uint64 {
+	n, ok := v.namespaces.Get([]byte(ns))
+	if !ok {
+		return v.missingNamespace(ns, ws)
+	}
+	ws.add(keyWatch(v.ntombs, []byte(ns))) // closed by its delete; its counts do not matter here
+	p := schemaPrefix(ns, name)
+	ws.add(prefixWatch(v.schemas, p))
+	return max(n.CreateRevision, maxUnder(v.schemas, p, schemaRev), 1)
+}
+
+// SchemaListRevision is the revision of the list of a namespace's schemas.
+func (v *View) SchemaListRevision(ns string, ws *WatchSet) uint64 {
+	n, ok := v.namespaces.Get([]byte(ns))
+	if !ok {
+		return v.missingNamespace(ns, ws)
+	}
+	ws.add(keyWatch(v.ntombs, []byte(ns))) // closed by its delete; its counts do not matter here
+	p := nsPrefix(ns)
+	ws.add(prefixWatch(v.schemas, p))
+	return max(n.CreateRevision, maxUnder(v.schemas, p, schemaRev), 1)
+}
