@@ -24,14 +24,14 @@ import (
 // TCP on loopback, real gossip, real bbolt files, real HTTP.
 
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	cfgs  []node.Config
 	nodes []*node.Node
 }
 
 // freeAddr returns a loopback address with a port free at the moment (for
 // gossip, whose address others must know before it starts).
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -41,7 +41,7 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func clusterConfig(t *testing.T, id string, expect int, join []string) node.Config {
+func clusterConfig(t testing.TB, id string, expect int, join []string) node.Config {
 	cfg := node.DefaultConfig()
 	cfg.NodeID = id
 	cfg.DataDir = t.TempDir()
@@ -63,7 +63,7 @@ func clusterConfig(t *testing.T, id string, expect int, join []string) node.Conf
 	return cfg
 }
 
-func startCluster(t *testing.T, n int) *testCluster {
+func startCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
 	tc := &testCluster{t: t}
 	var gossip []string
@@ -168,7 +168,7 @@ func (tc *testCluster) follower() int {
 func (tc *testCluster) url(i int) string { return tc.nodes[i].HTTPURL() }
 
 // call makes an HTTP request and decodes the JSON answer into out.
-func call(t *testing.T, method, url string, body any, out any) (int, http.Header) {
+func call(t testing.TB, method, url string, body any, out any) (int, http.Header) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -201,14 +201,14 @@ func call(t *testing.T, method, url string, body any, out any) (int, http.Header
 	return resp.StatusCode, resp.Header
 }
 
-func mustOK(t *testing.T, method, url string, body any, out any) {
+func mustOK(t testing.TB, method, url string, body any, out any) {
 	t.Helper()
 	if st, _ := call(t, method, url, body, out); st >= 300 {
 		t.Fatalf("%s %s: status %d", method, url, st)
 	}
 }
 
-func setup(t *testing.T, base string) {
+func setup(t testing.TB, base string) {
 	t.Helper()
 	mustOK(t, http.MethodPut, base+"/v1/namespaces/app", nil, nil)
 	mustOK(t, http.MethodPost, base+"/v1/namespaces/app/schemas/s", map[string]any{
@@ -216,7 +216,7 @@ func setup(t *testing.T, base string) {
 	}, nil)
 }
 
-func put(t *testing.T, base, key string, n int) api.ConfigEntry {
+func put(t testing.TB, base, key string, n int) api.ConfigEntry {
 	t.Helper()
 	var e api.ConfigEntry
 	mustOK(t, http.MethodPut, base+"/v1/namespaces/app/configs/"+key, map[string]any{"schema": "s@1", "value": map[string]any{"n": n}}, &e)
