@@ -12,7 +12,7 @@
 // carries a context deadline; the deadlines are generous so that a slow,
 // noisy machine only makes the tests slower. With -short every test skips
 // and nothing is built. TestReadme_Quickstart needs curl >= 7.82 on PATH and
-// the default ports 127.0.0.1:7400 and :7401 (it skips when they are taken).
+// the default ports 127.0.0.1:7400, :7401 and :7402 (it skips when they are taken).
 //
 // Concurrency: doHTTP and historyAll may be called from any goroutine;
 // helpers that take a testing.TB (they may call Fatal) and the proc and

@@ -23,7 +23,7 @@ func TestReadme_Quickstart(t *testing.T) {
 	bin := needBinary(t)
 	script := readmeQuickstart(t, filepath.Join(moduleRoot, "README.md"))
 	requireCurl(t, 7, 82) // --json
-	for _, addr := range []string{"127.0.0.1:7400", "127.0.0.1:7401"} {
+	for _, addr := range []string{"127.0.0.1:7400", "127.0.0.1:7401", "127.0.0.1:7402"} {
 		if !portFree(addr) {
 			t.Skipf("%s is in use: the quickstart needs the default ports (stop the local schemakv, e.g. `make run`)", addr)
 		}
