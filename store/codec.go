@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/schemakv/schemakv/api"
 )
@@ -51,18 +52,41 @@ func decodeEntry(b []byte) (*api.ConfigEntry, error) {
 	e.Version = d.uvarint()
 	e.SchemaVersion = int(d.uvarint())
 	e.ModifiedAt = time.Unix(0, d.varint()).UTC()
-	e.Namespace = string(d.bytes())
-	e.Key = string(d.bytes())
-	e.Schema = string(d.bytes())
-	e.ModifiedBy = string(d.bytes())
-	e.Reason = string(d.bytes())
-	// The value is copied: bbolt's bytes are only valid inside the
-	// transaction.
-	e.Value = append([]byte(nil), d.bytes()...)
+	var fields [6][]byte
+	total := 0
+	for i := range fields {
+		fields[i] = d.bytes()
+		total += len(fields[i])
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
+	// One allocation holds every variable-length field: bbolt's bytes are
+	// only valid inside the transaction, and at start-up this runs once per
+	// entry. The strings and the value share the buffer, which nothing ever
+	// writes again (entries are immutable).
+	buf := make([]byte, 0, total)
+	var out [6][]byte
+	for i, f := range fields {
+		start := len(buf)
+		buf = append(buf, f...)
+		out[i] = buf[start:len(buf):len(buf)]
+	}
+	e.Namespace = bytesString(out[0])
+	e.Key = bytesString(out[1])
+	e.Schema = bytesString(out[2])
+	e.ModifiedBy = bytesString(out[3])
+	e.Reason = bytesString(out[4])
+	e.Value = out[5]
 	return e, nil
+}
+
+// bytesString returns b as a string without copying; b must never change.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 type decoder struct {

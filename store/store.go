@@ -197,17 +197,37 @@ func load(db *bolt.DB) (*View, error) {
 		if err != nil {
 			return err
 		}
+		// Decoding and inserting run on two goroutines: at start-up with
+		// many entries they are most of the work, and of similar cost.
 		counts := map[string]int{}
 		cfgTxn := v.configs.Txn()
+		batches := make(chan []loadedEntry, 4)
+		inserted := make(chan struct{})
+		go func() {
+			defer close(inserted)
+			for batch := range batches {
+				for _, le := range batch {
+					cfgTxn.Insert(le.key, le.e)
+					counts[le.e.Namespace]++
+				}
+			}
+		}()
+		batch := make([]loadedEntry, 0, 1024)
 		err = tx.Bucket(bucketConfigs).ForEach(func(k, b []byte) error {
 			e, err := decodeEntry(b)
 			if err != nil {
 				return fmt.Errorf("config %q: %w", k, err)
 			}
-			cfgTxn.Insert(bytes.Clone(k), e)
-			counts[e.Namespace]++
+			batch = append(batch, loadedEntry{key: bytes.Clone(k), e: e})
+			if len(batch) == cap(batch) {
+				batches <- batch
+				batch = make([]loadedEntry, 0, 1024)
+			}
 			return nil
 		})
+		batches <- batch
+		close(batches)
+		<-inserted
 		if err != nil {
 			return err
 		}
@@ -352,4 +372,9 @@ func schemaPrefix(ns, name string) []byte {
 
 func nsPrefix(ns string) []byte {
 	return append([]byte(ns), 0)
+}
+
+type loadedEntry struct {
+	key []byte
+	e   *api.ConfigEntry
 }
