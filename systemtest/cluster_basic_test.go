@@ -38,8 +38,8 @@ func TestCluster_Processes(t *testing.T) {
 	}
 	start := time.Now()
 	c.Partition(t, leader)
-	newLeader, newTerm := waitLeader(t, c, others(c.Voters(), leader), term, 20*time.Second)
-	t.Logf("isolated leader %s (term %d): %s leads in term %d after %v", leader, term, newLeader, newTerm, time.Since(start).Round(time.Millisecond))
+	newLeader, newTerm, seen := waitLeader(t, c, others(c.Voters(), leader), term, 20*time.Second)
+	t.Logf("isolated leader %s (term %d): %s leads in term %d after %v", leader, term, newLeader, newTerm, seen.Sub(start).Round(time.Millisecond))
 	putValue(t, c.URL(newLeader), "basic", "k", "during-partition")
 
 	// The isolated node must not answer a linearizable read from its stale

@@ -95,13 +95,23 @@ func clusterViews(c faultCluster, nodes []string, timeout time.Duration) []nodeV
 // at once) and its term from its /v1/cluster (which waits for peers, up to
 // 2s when one is unreachable), asked only of claimants.
 func currentLeader(c faultCluster, nodes []string) (leader string, term uint64, ok bool) {
-	var claimants []string
+	return leaderOf(c, claimants(c, nodes))
+}
+
+// claimants returns the nodes whose /v1/health says they lead.
+func claimants(c faultCluster, nodes []string) []string {
+	var out []string
 	for n, h := range healths(c, nodes, time.Second) {
 		if h.Leader && h.NodeID == n {
-			claimants = append(claimants, n)
+			out = append(out, n)
 		}
 	}
-	slices.Sort(claimants)
+	slices.Sort(out)
+	return out
+}
+
+// leaderOf returns the claimant that leads in the highest term.
+func leaderOf(c faultCluster, claimants []string) (leader string, term uint64, ok bool) {
 	for _, v := range clusterViews(c, claimants, 5*time.Second) {
 		if v.Err != nil || v.Status.Leader != v.Node {
 			continue
@@ -111,6 +121,24 @@ func currentLeader(c faultCluster, nodes []string) (leader string, term uint64, 
 		}
 	}
 	return leader, term, ok
+}
+
+// waitLeader polls until one of nodes claims leadership (in a term above
+// minTerm, when minTerm > 0) and returns it with its term and the time its
+// claim was first seen.
+func waitLeader(t testing.TB, c faultCluster, nodes []string, minTerm uint64, timeout time.Duration) (string, uint64, time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		seen := time.Now()
+		if l, term, ok := leaderOf(c, claimants(c, nodes)); ok && term > minTerm {
+			return l, term, seen
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no leader among %v (term > %d) within %v", nodes, minTerm, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // healths asks every listed node for /v1/health concurrently; nodes that
@@ -137,22 +165,6 @@ func healths(c faultCluster, nodes []string, timeout time.Duration) map[string]a
 	}
 	wg.Wait()
 	return out
-}
-
-// waitLeader polls until one of nodes claims leadership (in a term above
-// minTerm, when minTerm > 0) and returns it with its term.
-func waitLeader(t testing.TB, c faultCluster, nodes []string, minTerm uint64, timeout time.Duration) (string, uint64) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if l, term, ok := currentLeader(c, nodes); ok && term > minTerm {
-			return l, term
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no leader among %v (term > %d) within %v", nodes, minTerm, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // others returns nodes without the excluded ones.

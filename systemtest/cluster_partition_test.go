@@ -11,7 +11,8 @@ import (
 )
 
 // procPartitioner cuts loopback traffic between processes of a procCluster
-// with iptables rules in a chain of its own (SKV-<pid>-<n>), hooked into
+// with iptables rules in chains of its own (SKV-<pid>-<n>, and one
+// SKV-<pid>-<n>-<i> per isolated node, jumped to from the first), hooked into
 // OUTPUT: every loopback packet passes OUTPUT, and only there can the
 // owner match tell which process sent it. It never touches a rule it did
 // not add, and removes its chain in t.Cleanup.
@@ -32,7 +33,7 @@ type procPartitioner struct {
 
 	mu        sync.Mutex
 	installed bool
-	isolated  []string
+	subs      []string // one chain per isolated node, jumped to from chain
 
 	probeOnce sync.Once
 	ok        bool
@@ -131,14 +132,19 @@ func (p *procPartitioner) isolate(t testing.TB, n *procNode) {
 				"--dport", strconv.Itoa(o.gossipPrt)},
 		)
 	}
+	// Fill a chain of its own first and jump to it last, so that the cut
+	// is one rule change, not ten spread over a hundred milliseconds.
+	sub := fmt.Sprintf("%s-%d", p.chain, len(p.subs))
+	p.mustIptables(t, "-N", sub)
+	p.subs = append(p.subs, sub)
 	for _, r := range rules {
-		p.mustIptables(t, append(append([]string{"-A", p.chain}, r...), "-j", "DROP")...)
+		p.mustIptables(t, append(append([]string{"-A", sub}, r...), "-j", "DROP")...)
 	}
-	p.isolated = append(p.isolated, n.name)
+	p.mustIptables(t, "-A", p.chain, "-j", sub)
 }
 
-// heal removes every partition rule (the chain stays, empty, until the
-// test ends).
+// heal removes every partition (the main chain stays, empty and hooked
+// into OUTPUT, until the test ends).
 func (p *procPartitioner) heal(t testing.TB) {
 	t.Helper()
 	p.mu.Lock()
@@ -146,8 +152,12 @@ func (p *procPartitioner) heal(t testing.TB) {
 	if !p.installed {
 		return
 	}
-	p.mustIptables(t, "-F", p.chain)
-	p.isolated = nil
+	p.mustIptables(t, "-F", p.chain) // one change: every cut heals at once
+	for _, sub := range p.subs {
+		p.mustIptables(t, "-F", sub)
+		p.mustIptables(t, "-X", sub)
+	}
+	p.subs = nil
 }
 
 // remove unhooks and deletes the chain; it is the test's cleanup.
@@ -157,7 +167,12 @@ func (p *procPartitioner) remove(t testing.TB) {
 	if !p.installed {
 		return
 	}
-	for _, args := range [][]string{{"-D", "OUTPUT", "-j", p.chain}, {"-F", p.chain}, {"-X", p.chain}} {
+	cmds := [][]string{{"-D", "OUTPUT", "-j", p.chain}, {"-F", p.chain}}
+	for _, sub := range p.subs {
+		cmds = append(cmds, []string{"-F", sub}, []string{"-X", sub})
+	}
+	cmds = append(cmds, []string{"-X", p.chain})
+	for _, args := range cmds {
 		if out, err := iptables(args...); err != nil {
 			t.Errorf("cleanup: iptables %s: %v: %s (remove chain %s by hand)", strings.Join(args, " "), err, out, p.chain)
 		}

@@ -107,7 +107,11 @@ type phase struct {
 
 	elections []time.Duration // fault -> a new leader claimed
 	writesOK  []time.Duration // fault -> first write answered
+	effective int64           // when the fault took effect (history time)
 }
+
+// struck records that the fault has just taken effect.
+func (ph *phase) struck() { ph.effective = ph.w.now() }
 
 // note adds an annotation to the history's visualisation.
 func (ph *phase) note(start, end int64, what string) {
@@ -208,12 +212,16 @@ func runPhase(t *testing.T, c faultCluster, p linzParams, f fault, tag, ns strin
 	f.inject(ph)
 	healedAt := w.now()
 	ph.note(faultAt, healedAt, f.name)
+	if ph.effective == 0 {
+		ph.effective = faultAt
+	}
 
 	// Recovery: every node ready and agreeing on a leader, then traffic.
 	waitClusterFormed(t, c, time.Minute)
 	recovered := time.Duration(w.now() - healedAt)
-	if d, ok := w.firstAckAfter(faultAt); ok {
+	if d, what, ok := w.firstAckAfter(ph.effective); ok {
 		ph.writesOK = append(ph.writesOK, d)
+		t.Logf("%s: first write answered after the fault: %s", f.name, what)
 	}
 	time.Sleep(p.Recover)
 	w.halt()
@@ -230,8 +238,10 @@ func runPhase(t *testing.T, c faultCluster, p linzParams, f fault, tag, ns strin
 	w.mu.Unlock()
 	t.Logf("%s: %d operations on %d keys (%d indeterminate), %d stale reads; porcupine: %v in %v; tallies %s",
 		f.name, res.Ops, res.Keys, res.Unknown, len(stale), res.Result, res.Elapsed.Round(time.Millisecond), counts)
-	t.Logf("%s: fault lasted %v; new leader after %v; first write answered %v after the fault; cluster ready again %v after healing",
-		f.name, time.Duration(healedAt-faultAt).Round(time.Millisecond), roundAll(ph.elections), roundAll(ph.writesOK), recovered.Round(time.Millisecond))
+	gap, gapAt := w.longestWriteGap()
+	t.Logf("%s: fault lasted %v; new leader after %v; first write answered %v after the fault; cluster ready again %v after healing; longest time without a write answered %v (from %v after the fault)",
+		f.name, time.Duration(healedAt-ph.effective).Round(time.Millisecond), roundAll(ph.elections), roundAll(ph.writesOK), recovered.Round(time.Millisecond),
+		gap.Round(time.Millisecond), time.Duration(gapAt-ph.effective).Round(time.Millisecond))
 
 	switch res.Result {
 	case porcupine.Ok:
@@ -271,15 +281,16 @@ func runPhase(t *testing.T, c faultCluster, p linzParams, f fault, tag, ns strin
 
 // leaderNow returns the current leader and its term, waiting for one.
 func (ph *phase) leaderNow() (string, uint64) {
-	return waitLeader(ph.t, ph.c, ph.c.Voters(), 0, 30*time.Second)
+	l, term, _ := waitLeader(ph.t, ph.c, ph.c.Voters(), 0, 30*time.Second)
+	return l, term
 }
 
 // awaitNewLeader waits for a voter other than old to claim leadership in a
 // term above term, and records how long that took since at.
 func (ph *phase) awaitNewLeader(old string, term uint64, at time.Time) string {
 	ph.t.Helper()
-	l, newTerm := waitLeader(ph.t, ph.c, others(ph.c.Voters(), old), term, 30*time.Second)
-	d := time.Since(at)
+	l, newTerm, seen := waitLeader(ph.t, ph.c, others(ph.c.Voters(), old), term, 30*time.Second)
+	d := seen.Sub(at)
 	ph.elections = append(ph.elections, d)
 	ph.t.Logf("%s leads in term %d, %v after the fault on %s (term %d)", l, newTerm, d.Round(time.Millisecond), old, term)
 	return l
@@ -296,6 +307,7 @@ func faultKillLeader(ph *phase) {
 	leader, term := ph.leaderNow()
 	at := time.Now()
 	ph.c.Kill(ph.t, leader)
+	ph.struck()
 	ph.t.Logf("killed the leader %s (SIGKILL)", leader)
 	ph.awaitNewLeader(leader, term, at)
 	ph.holdUntil(at)
@@ -308,6 +320,7 @@ func faultKillFollower(ph *phase) {
 	follower := pick(others(ph.c.Voters(), leader))
 	at := time.Now()
 	ph.c.Kill(ph.t, follower)
+	ph.struck()
 	ph.t.Logf("killed the follower %s (SIGKILL); %s leads", follower, leader)
 	ph.holdUntil(at)
 	ph.c.Restart(ph.t, follower)
@@ -318,6 +331,7 @@ func faultPauseLeader(ph *phase) {
 	leader, term := ph.leaderNow()
 	at := time.Now()
 	ph.c.Pause(ph.t, leader)
+	ph.struck()
 	ph.t.Logf("paused the leader %s (SIGSTOP)", leader)
 	ph.awaitNewLeader(leader, term, at)
 	ph.holdUntil(at)
@@ -329,6 +343,7 @@ func faultPartitionLeader(ph *phase) {
 	leader, term := ph.leaderNow()
 	at := time.Now()
 	ph.c.Partition(ph.t, leader)
+	ph.struck()
 	ph.t.Logf("isolated the leader %s from the other nodes", leader)
 	ph.awaitNewLeader(leader, term, at)
 	ph.holdUntil(at)
@@ -351,6 +366,7 @@ func faultPartitionSnapshot(ph *phase) {
 	cut := appliedIndexes(ph.c, []string{follower})[follower]
 	at := time.Now()
 	ph.c.Partition(ph.t, follower)
+	ph.struck()
 	ph.t.Logf("isolated the follower %s (applied index %d); writing %d entries while it is cut off", follower, cut, ph.p.SnapshotEntries)
 	n := fill(ph.t, ph.c.URL(leader), ph.p.SnapshotEntries)
 	// The leader snapshots when it checks (every 1-2 snapshot intervals)

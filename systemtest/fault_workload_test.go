@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -318,20 +319,46 @@ func (w *kvWorkload) refusedButSeen(ops []porcupine.Operation, stale []staleRead
 	return out
 }
 
-// firstAckAfter is the return time of the first write acknowledged that
-// was sent at or after at (nanoseconds since the history began).
-func (w *kvWorkload) firstAckAfter(at int64) (time.Duration, bool) {
+// firstAckAfter is the time from at (nanoseconds since the history began)
+// to the return of the first write sent at or after at that got a definite
+// answer, and a description of that write.
+func (w *kvWorkload) firstAckAfter(at int64) (time.Duration, string, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	best, ok := int64(0), false
-	for _, op := range w.ops {
+	var first *porcupine.Operation
+	for i, op := range w.ops {
 		in, out := op.Input.(kvInput), op.Output.(kvOutput)
 		if in.Op == kvGet || out.Result == resUnknown || op.Call < at {
 			continue
 		}
-		if !ok || op.Return < best {
-			best, ok = op.Return, true
+		if first == nil || op.Return < first.Return {
+			first = &w.ops[i]
 		}
 	}
-	return time.Duration(best - at), ok
+	if first == nil {
+		return 0, "", false
+	}
+	return time.Duration(first.Return - at), fmt.Sprintf("%s on %v, sent %v after the fault",
+		describeKV(first.Input.(kvInput), first.Output.(kvOutput)), first.Metadata, time.Duration(first.Call-at).Round(time.Millisecond)), true
+}
+
+// longestWriteGap is the longest interval between two consecutive definite
+// answers to writes, and when it began (history time).
+func (w *kvWorkload) longestWriteGap() (time.Duration, int64) {
+	w.mu.Lock()
+	var rets []int64
+	for _, op := range w.ops {
+		if op.Input.(kvInput).Op != kvGet && op.Output.(kvOutput).Result != resUnknown {
+			rets = append(rets, op.Return)
+		}
+	}
+	w.mu.Unlock()
+	slices.Sort(rets)
+	var gap, at int64
+	for i := 1; i < len(rets); i++ {
+		if d := rets[i] - rets[i-1]; d > gap {
+			gap, at = d, rets[i-1]
+		}
+	}
+	return time.Duration(gap), at
 }
