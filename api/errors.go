@@ -38,6 +38,13 @@ const (
 	CodeShuttingDown      = "shutting_down"          // 503
 	CodeTimeout           = "timeout"                // 504 read barrier did not complete
 	CodeInternal          = "internal"               // 500
+	// CodeCompacted: a watch asked for history older than the node
+	// retains; Error.OldestRevision and CurrentRevision say where to start
+	// again (re-list, then watch from the list's revision + 1).
+	CodeCompacted = "compacted" // 410
+	// CodeTooManyWatchers: the client holds as many blocking queries and
+	// streams as a node allows one client.
+	CodeTooManyWatchers = "too_many_watchers" // 429
 )
 
 var statusOf = map[string]int{
@@ -74,6 +81,8 @@ var statusOf = map[string]int{
 	CodeShuttingDown:      503,
 	CodeTimeout:           504,
 	CodeInternal:          500,
+	CodeCompacted:         410,
+	CodeTooManyWatchers:   429,
 }
 
 // StatusOf returns the HTTP status that goes with code (500 if unknown).
@@ -120,6 +129,11 @@ type Error struct {
 	// compare-and-set (CodeRevisionMismatch) reports the key's modify
 	// revision, 0 (absent) when the key does not exist.
 	Revision uint64 `json:"revision,omitempty"`
+	// OldestRevision and CurrentRevision accompany CodeCompacted: the
+	// oldest revision a watch can start from and the node's applied
+	// revision.
+	OldestRevision  uint64 `json:"oldest_revision,omitempty"`
+	CurrentRevision uint64 `json:"current_revision,omitempty"`
 }
 
 // ErrorBody wraps Error on the wire.

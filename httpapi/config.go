@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,6 +21,13 @@ type Limits struct {
 	// MaxSnapshotBytes bounds a snapshot restore upload (8 GiB; 0 means
 	// the default) → 413.
 	MaxSnapshotBytes int64
+
+	// Watch limits (watch.go). A zero value means the default.
+	WatchMaxPerClient     int           // blocking queries + streams per client IP (4096) → 429 too_many_watchers
+	WatchBufferBatches    int           // revisions buffered per stream before it is cut (256)
+	WatchProgressInterval time.Duration // progress events of an idle stream (10s)
+	WatchDefaultWait      time.Duration // wait of a blocking query without ?wait (5m)
+	WatchMaxWait          time.Duration // longest ?wait; longer ones are capped (10m)
 }
 
 // DefaultLimits returns the documented defaults.

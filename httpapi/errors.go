@@ -48,6 +48,7 @@ var errorCodes = []struct {
 	{cluster.ErrOutcomeUnknown, api.CodeOutcomeUnknown},
 	{cluster.ErrShutdown, api.CodeShuttingDown},
 	{cluster.ErrReadTimeout, api.CodeTimeout},
+	{store.ErrCompacted, api.CodeCompacted},
 	{context.DeadlineExceeded, api.CodeTimeout},
 }
 
@@ -78,6 +79,10 @@ func toAPIError(err error) *api.Error {
 			var rm *fsm.RevisionMismatchError
 			if errors.As(err, &rm) {
 				out.Revision = rm.Current
+			}
+			var ce *store.CompactedError
+			if errors.As(err, &ce) {
+				out.OldestRevision, out.CurrentRevision = ce.Oldest, ce.Current
 			}
 			return out
 		}

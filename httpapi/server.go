@@ -62,6 +62,8 @@ type Server struct {
 	log     *slog.Logger
 	engine  *gin.Engine
 
+	watch *watchState // watch.go
+
 	reqDuration        *prometheus.HistogramVec
 	validationFailures *prometheus.CounterVec
 }
@@ -108,6 +110,7 @@ func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
 			}
 		}
 	}
+	s.watch = newWatchState(st, cfg.Limits)
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -169,6 +172,7 @@ func (s *Server) routes() {
 	v1.POST("/namespaces/:ns/rollback/*key", s.rollbackConfig)
 
 	v1.POST("/batch", s.batch)
+	get(v1, "/watch", s.watchStream)
 }
 
 func (s *Server) health(c *gin.Context) {
@@ -314,8 +318,16 @@ func (s *Server) audit(c *gin.Context, bodyReason string) (fsm.Audit, error) {
 // from: consistency=linearizable (default) runs a read barrier;
 // consistency=stale answers at once; min_revision=N first waits until this
 // node has applied N.
+//
+// index=N makes it a blocking query (watch_blocking.go): after the barrier
+// (one, at the start) it waits on this node until the answer's revision
+// exceeds N, or up to wait.
 func (s *Server) read(c *gin.Context) (*store.View, error) {
 	ctx := c.Request.Context()
+	bq, err := s.blockingParams(c)
+	if err != nil {
+		return nil, err
+	}
 	linearizable := true
 	switch c.Query("consistency") {
 	case "", "linearizable":
@@ -353,6 +365,11 @@ func (s *Server) read(c *gin.Context) (*store.View, error) {
 		}
 	}
 	v := s.state.View()
+	if bq != nil {
+		if v, err = s.block(c, bq); err != nil {
+			return nil, err
+		}
+	}
 	c.Header(HeaderIndex, strconv.FormatUint(v.Revision(), 10))
 	return v, nil
 }
