@@ -458,7 +458,11 @@ func (c *Cluster) Ready() error {
 	if addr == "" {
 		return fmt.Errorf("%w: no leader known", ErrNoLeader)
 	}
-	if applied, commit := c.applied.Applied(), c.raft.CommitIndex(); applied < commit {
+	// Compare raft's own applied index, not the FSM's: the entries a new
+	// leader commits (no-op, barrier) and configuration changes never reach
+	// the FSM, so on an idle follower the FSM's index can stay below the
+	// commit index for good.
+	if applied, commit := c.raft.AppliedIndex(), c.raft.CommitIndex(); applied < commit {
 		return fmt.Errorf("%w: applied %d of %d committed entries", ErrNoLeader, applied, commit)
 	}
 	return nil
