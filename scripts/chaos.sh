@@ -14,25 +14,20 @@
 set -eu
 DURATION=${1:-${DURATION:-10m}}
 cd "$(dirname "$0")/.."
-# go test's own timeout: the soak, plus room for start-up and the last phase.
-TIMEOUT=$(go run - "$DURATION" <<'GO'
-package main
-
-import (
-	"fmt"
-	"os"
-	"time"
-)
-
-func main() {
-	d, err := time.ParseDuration(os.Args[1])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "DURATION:", err)
-		os.Exit(2)
-	}
-	fmt.Println(d + 15*time.Minute)
-}
-GO
-)
+# go test's own timeout: the soak plus 15 minutes for start-up and the last
+# phase, in seconds.
+TIMEOUT=$(printf '%s\n' "$DURATION" | awk '
+	{ s = 0; d = $0
+	  while (match(d, /^[0-9.]+(h|ms|m|s)/)) {
+		tok = substr(d, 1, RLENGTH); d = substr(d, RLENGTH + 1)
+		n = tok + 0; u = tok; sub(/^[0-9.]+/, "", u)
+		if (u == "h") s += n * 3600; else if (u == "m") s += n * 60; else if (u == "s") s += n; else s += n / 1000
+	  }
+	  if (d != "" || $0 == "") { print "bad"; exit }
+	  printf "%ds\n", s + 900 }')
+if [ "$TIMEOUT" = bad ]; then
+	echo "chaos.sh: DURATION must be a Go duration such as 10m or 1h30m, not '$DURATION'" >&2
+	exit 2
+fi
 SCHEMAKV_CHAOS_DURATION=$DURATION exec go test -count=1 -timeout "$TIMEOUT" \
 	-run 'TestFault_Linearizable_Processes' -v ./systemtest/
