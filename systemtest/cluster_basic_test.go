@@ -86,10 +86,10 @@ func putValue(t testing.TB, base, ns, key, w string) api.ConfigEntry {
 
 // TestCluster_FollowersReadyWhenIdle: once a three-voter cluster has
 // elected a leader, every node must answer /v1/ready with 200, even if
-// nothing is written. (A follower compares its FSM's applied index with
-// raft's commit index; the leader's no-op and barrier entries after an
-// election are committed but never reach the FSM, so an idle follower
-// stays "no_leader: applied 1 of 3 committed entries".)
+// nothing is written. (Before 8fa7aaa a follower compared its FSM's
+// applied index with raft's commit index; the leader's no-op and barrier
+// entries after an election are committed but never reach the FSM, so an
+// idle follower stayed "no_leader: applied 1 of 3 committed entries".)
 func TestCluster_FollowersReadyWhenIdle(t *testing.T) {
 	needBinary(t)
 	c := newProcClusterUnformed(t, procClusterOptions{})

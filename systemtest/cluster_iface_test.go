@@ -183,12 +183,10 @@ func others(nodes []string, exclude ...string) []string {
 // non-voter, a write through the leader succeeds, and then every node
 // answers /v1/ready.
 //
-// The write is needed, not only prudent (etcd's robustness tests end each
-// run with one too): a follower's /v1/ready compares its FSM's applied
-// index with raft's commit index, which after an election points at the
-// leader's no-op and barrier entries that the FSM never sees, so without a
-// write after an election followers stay "not ready" (see
-// TestCluster_FollowersReadyWhenIdle).
+// The write is etcd's "final write" after a fault: the cluster must serve
+// one. It also kept followers from staying "not ready" after an election
+// until 8fa7aaa fixed readiness (TestCluster_FollowersReadyWhenIdle checks
+// that fix without writing).
 func waitClusterFormed(t testing.TB, c faultCluster, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
