@@ -11,7 +11,7 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 # rest run once without it.
 RACE_PKGS     := ./store/... ./fsm/... ./cluster/... ./httpapi/... ./schema/... ./node/... ./client/...
 
-.PHONY: all build run test test-unit test-system bench lint fmt fuzz docker clean
+.PHONY: all build run test test-unit test-system test-fault chaos bench lint fmt fuzz docker clean
 
 all: lint test build
 
@@ -35,6 +35,16 @@ test-unit:
 ## test-system: the tests that build and run the real binary (crash, restart, README quickstart)
 test-system:
 	$(GO) test -count=1 -v ./systemtest/
+
+## test-fault: 3-process clusters under kill -9, SIGSTOP and iptables partitions,
+## histories checked with porcupine (needs root and iptables for partitions)
+test-fault:
+	$(GO) test -count=1 -run 'Cluster|Linz|Fault' -v ./systemtest/
+
+## chaos: the fault loop for DURATION (default 10m), for soak runs
+DURATION ?= 10m
+chaos:
+	scripts/chaos.sh $(DURATION)
 
 ## bench: Go benchmarks (figures, not pass/fail); see README "Benchmarks"
 bench:
