@@ -31,6 +31,7 @@ const maxErrorBody = 4 << 20
 // by multiple goroutines.
 type Client struct {
 	base      *url.URL
+	addrs     []*url.URL // base first, then Config.Addresses (watch.go)
 	token     string
 	principal string
 	http      *http.Client
@@ -40,6 +41,9 @@ type Client struct {
 // the server.
 func New(cfg Config) (*Client, error) {
 	addr := cfg.Address
+	if addr == "" && len(cfg.Addresses) > 0 {
+		addr = cfg.Addresses[0]
+	}
 	if addr == "" {
 		addr = DefaultAddress
 	}
@@ -76,7 +80,11 @@ func New(cfg Config) (*Client, error) {
 	if hc.Timeout == 0 {
 		hc.Timeout = timeout
 	}
-	return &Client{base: base, token: cfg.Token, principal: cfg.Principal, http: &hc}, nil
+	addrs, err := watchAddresses(base, cfg.Addresses)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{base: base, addrs: addrs, token: cfg.Token, principal: cfg.Principal, http: &hc}, nil
 }
 
 // Address returns the base URL the client sends requests to.

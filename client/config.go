@@ -27,6 +27,10 @@ type Config struct {
 	// "http://127.0.0.1:7400". A bare "host:port" means http. Empty means
 	// DefaultAddress.
 	Address string
+	// Addresses lists further nodes of the same cluster. Watch and Cache
+	// move to the next one when their node fails; other requests use
+	// Address (or, when Address is empty, the first of Addresses).
+	Addresses []string
 	// Token, when set, is sent as "Authorization: Bearer <token>".
 	Token string
 	// Principal, when set, is sent as X-Schemakv-Principal. It is a

@@ -120,6 +120,7 @@ replicated with raft. This command runs a server node and talks to one.`,
 		a.newConfigPutCmd(),
 		a.newConfigDeleteCmd(),
 		a.newConfigListCmd(),
+		a.newWatchCmd(),
 	)
 	a.markRuns(root)
 	return root

@@ -1,0 +1,129 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/client"
+	"github.com/schemakv/schemakv/store"
+)
+
+func nextBatch(t *testing.T, w *client.Watcher) client.WatchBatch {
+	t.Helper()
+	select {
+	case b, ok := <-w.C:
+		if !ok {
+			t.Fatalf("watch ended: %v", w.Err())
+		}
+		return b
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch within 10s")
+	}
+	return client.WatchBatch{}
+}
+
+func TestWatch_FromRevisionInOrderThenLive(t *testing.T) {
+	c := mustNodeClient(t)
+	ctx := context.Background()
+	ns := mustNamespace(t, c, "watch")
+	mustSchema(t, c, ns, "svc", `{"type":"object","additionalProperties":true}`)
+	e1 := mustPut(t, c, ns, "app/a", "svc", `{"n":1}`)
+	e2 := mustPut(t, c, ns, "app/b", "svc", `{"n":2}`)
+	mustPut(t, c, ns, "other", "svc", `{}`)
+	w, err := c.Watch(ctx, client.WatchOptions{Namespace: ns, Prefix: "app/", FromRevision: e1.ModifyRevision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if b := nextBatch(t, w); b.Revision != e1.ModifyRevision || b.Events[0].Key != "app/a" {
+		t.Fatalf("first batch %+v", b)
+	}
+	if b := nextBatch(t, w); b.Revision != e2.ModifyRevision {
+		t.Fatalf("second batch %+v", b)
+	}
+	e3 := mustPut(t, c, ns, "app/a", "svc", `{"n":3}`)
+	if b := nextBatch(t, w); b.Revision != e3.ModifyRevision || b.Events[0].PrevRevision != e1.ModifyRevision {
+		t.Fatalf("live batch %+v", b)
+	}
+	if w.Next() != e3.ModifyRevision+1 {
+		t.Fatalf("Next() = %d", w.Next())
+	}
+	w.Close()
+	if _, ok := <-w.C; ok || !errors.Is(w.Err(), context.Canceled) {
+		t.Fatalf("after Close: err %v", w.Err())
+	}
+}
+
+func TestWatch_CompactedIsTypedError(t *testing.T) {
+	c := mustNodeClient(t)
+	ns := mustNamespace(t, c, "compacted")
+	mustSchema(t, c, ns, "svc", `{"type":"object","additionalProperties":true}`)
+	first := mustPut(t, c, ns, "k", "svc", `{"n":1}`)
+	mustPut(t, c, ns, "k", "svc", `{"n":2}`)
+	if _, err := shared.node.Store().CompactWith(store.RetentionConfig{Default: store.Retention{MinVersions: 1, MinAge: time.Nanosecond}}, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Watch(context.Background(), client.WatchOptions{Namespace: ns, FromRevision: first.ModifyRevision})
+	var ce *client.CompactedError
+	if !errors.Is(err, client.ErrCompacted) || !errors.As(err, &ce) || ce.Oldest <= first.ModifyRevision ||
+		!client.IsCode(err, api.CodeCompacted) {
+		t.Fatalf("watch from a compacted revision: %v", err)
+	}
+}
+
+func TestCache_ListWatchGetAndOnChange(t *testing.T) {
+	c := mustNodeClient(t)
+	ctx := context.Background()
+	ns := mustNamespace(t, c, "cache")
+	mustSchema(t, c, ns, "svc", `{"type":"object","additionalProperties":true}`)
+	mustPut(t, c, ns, "app/a", "svc", `{"n":1}`)
+	mustPut(t, c, ns, "app/b", "svc", `{"n":1}`)
+	mustPut(t, c, ns, "zzz", "svc", `{"n":1}`)
+	changes := make(chan uint64, 16)
+	var calls atomic.Int64
+	cache, err := client.NewCache(ctx, c, client.CacheOptions{Namespace: ns, Prefix: "app/",
+		OnChange: func(b *client.WatchBatch) {
+			calls.Add(1)
+			if b != nil {
+				changes <- b.Revision
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	if e, ok := cache.Get("app/a"); !ok || string(e.Value) != `{"n":1}` {
+		t.Fatalf("Get(app/a) = %+v %v", e, ok)
+	}
+	if _, ok := cache.Get("zzz"); ok {
+		t.Fatal("an entry outside the prefix is cached")
+	}
+	e := mustPut(t, c, ns, "app/a", "svc", `{"n":2}`)
+	if rev := <-changes; rev != e.ModifyRevision {
+		t.Fatalf("OnChange at %d, want %d", rev, e.ModifyRevision)
+	}
+	if got, ok := cache.Get("app/a"); !ok || string(got.Value) != `{"n":2}` || got.Version != 2 {
+		t.Fatalf("after the put: %+v", got)
+	}
+	res, _, err := c.Configs().Delete(ctx, ns, "app/b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev := <-changes; rev != res.Revision {
+		t.Fatalf("OnChange at %d, want %d", rev, res.Revision)
+	}
+	if _, ok := cache.Get("app/b"); ok {
+		t.Fatal("deleted entry still cached")
+	}
+	if l := cache.List(); len(l) != 1 || l[0].Key != "app/a" {
+		t.Fatalf("List() = %+v", l)
+	}
+	st := cache.Stats()
+	if st.Hits != 2 || st.Misses != 2 || st.Revision < res.Revision {
+		t.Fatalf("Stats() = %+v, want 2 hits, 2 misses, revision >= %d", st, res.Revision)
+	}
+}
