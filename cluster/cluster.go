@@ -284,7 +284,9 @@ func (c *Cluster) applyOnce(ctx context.Context, cmd []byte) (*fsm.Result, error
 	}
 	c.forwarded.Inc()
 	var reply ApplyReply
-	if err := c.rpc.callOnce(ctx, string(addr), "Apply", ApplyArgs{Cmd: cmd}, &reply); err != nil {
+	fctx, cancel := c.whileLeader(ctx, id)
+	defer cancel()
+	if err := c.rpc.callOnce(fctx, string(addr), "Apply", ApplyArgs{Cmd: cmd}, &reply); err != nil {
 		if errors.Is(err, errNotSent) {
 			return nil, fmt.Errorf("%w: %v", ErrNoLeader, err)
 		}
@@ -418,11 +420,13 @@ func (c *Cluster) fetchRemoteReadIndex(ctx context.Context) (uint64, error) {
 		return 0, ErrNoLeader
 	}
 	var reply ReadIndexReply
-	if err := c.rpc.call(ctx, string(addr), "ReadIndex", ReadIndexArgs{}, &reply); err != nil {
+	fctx, cancel := c.whileLeader(ctx, id)
+	defer cancel()
+	if err := c.rpc.call(fctx, string(addr), "ReadIndex", ReadIndexArgs{}, &reply); err != nil {
 		if ctx.Err() != nil {
 			return 0, fmt.Errorf("%w: %v", ErrReadTimeout, err)
 		}
-		return 0, fmt.Errorf("%w: %v", ErrNoLeader, err)
+		return 0, fmt.Errorf("%w: %v", ErrNoLeader, err) // retried with the new leader
 	}
 	if reply.Err != nil {
 		var w wireError
@@ -712,4 +716,32 @@ func (c *Cluster) Restore(r io.Reader, size int64) error {
 		return fmt.Errorf("cluster: restore: %w", err)
 	}
 	return nil
+}
+
+// whileLeader returns a context that is cancelled when ctx is, or as soon as
+// this node stops seeing id as the leader: a request forwarded to a leader
+// that was deposed (paused, cut off) would otherwise wait for its full
+// deadline. A cancelled forwarded write reports an unknown outcome, a
+// cancelled read-index request is retried with the new leader.
+func (c *Cluster) whileLeader(ctx context.Context, id raft.ServerID) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-fctx.Done():
+				return
+			case <-c.stopCh:
+				cancel()
+				return
+			case <-t.C:
+				if _, now := c.raft.LeaderWithID(); now != id {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return fctx, cancel
 }
