@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -64,6 +65,9 @@ type Config struct {
 	// StartTimeout bounds the wait for this node to lead a bootstrapped
 	// cluster (30s).
 	StartTimeout time.Duration
+	// PprofAddr, when set, serves Go's net/http/pprof profiles on a
+	// separate listener (keep it on loopback: profiles reveal internals).
+	PprofAddr string
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -108,6 +112,7 @@ type Node struct {
 	store    *store.Store
 	cluster  *cluster.Cluster
 	httpSrv  *http.Server
+	pprofSrv *http.Server
 	listener net.Listener
 	served   chan error
 }
@@ -204,6 +209,21 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { n.served <- n.httpSrv.Serve(n.listener) }()
+	if cfg.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		pl, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			return nil, fmt.Errorf("node: pprof listen %s: %w", cfg.PprofAddr, err)
+		}
+		n.pprofSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = n.pprofSrv.Serve(pl) }()
+		log.Warn("serving profiles (net/http/pprof)", "addr", pl.Addr().String())
+	}
 	log.Info("schemakv node started", "node_id", cfg.NodeID, "http", n.HTTPURL(),
 		"raft", n.cluster.Status().RaftAddr, "gossip", cfg.GossipAddr, "data_dir", cfg.DataDir,
 		"applied_index", n.store.Applied(), "bootstrap_expect", cfg.BootstrapExpect, "read_replica", cfg.ReadReplica)
@@ -231,6 +251,9 @@ func (n *Node) Close() error {
 		if err := n.cluster.TransferLeadership(); err != nil {
 			n.log.Warn("leadership transfer before stop failed", "err", err)
 		}
+	}
+	if n.pprofSrv != nil {
+		_ = n.pprofSrv.Close()
 	}
 	if n.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
