@@ -198,7 +198,7 @@ func TestRevision_RisesOnWritesAndDeletesNeverFalls(t *testing.T) {
 		rev                uint64
 		o                  op
 		wantKey, wantList  uint64 // answers for a/x/k and the list a/x/
-		wakeKey, wakeOther int // 1 must wake, 0 must not, -1 either (a watch on an absent key is its parent's)
+		wakeKey, wakeOther int    // 1 must wake, 0 must not, -1 either (a watch on an absent key is its parent's)
 	}{
 		{7, op{ns: "a", key: "x/k"}, 7, 7, 1, 0},
 		{8, op{ns: "a", key: "y/1"}, 7, 7, 0, 1},
