@@ -350,10 +350,6 @@ func (m *membership) caughtUp(md meta) bool {
 	return r.Status.AppliedIndex+m.c.cfg.PromoteLag >= m.c.applied.Applied()
 }
 
-func (m *membership) leave(timeout time.Duration) error {
-	return m.ml.Leave(timeout)
-}
-
 func (m *membership) shutdown() error {
 	return m.ml.Shutdown()
 }
