@@ -303,10 +303,12 @@ func (c *Cluster) applyOnce(ctx context.Context, cmd []byte) (*fsm.Result, error
 	if err := jsonUnmarshal(reply.Result, &w); err != nil {
 		return nil, fmt.Errorf("%w: bad reply from %s: %v", ErrOutcomeUnknown, id, err)
 	}
-	// Read-your-writes on this node: the caller may read the write here next.
-	if !c.applied.WaitApplied(ctx.Done(), w.Revision) {
-		return nil, fmt.Errorf("%w: committed at %d but not yet applied here", ErrReadTimeout, w.Revision)
-	}
+	// The write is committed whatever happens next. Give this node a moment
+	// to apply it too, so that a stale read here right after sees it; a
+	// linearizable read waits for it anyway.
+	wctx, wcancel := context.WithTimeout(ctx, time.Second)
+	c.applied.WaitApplied(wctx.Done(), w.Revision)
+	wcancel()
 	return &fsm.Result{Revision: w.Revision, Err: fromWire(w.Err), Namespace: w.Namespace, Schema: w.Schema, Entries: w.Entries}, nil
 }
 
