@@ -24,7 +24,7 @@ type Limits struct {
 
 	// Watch limits (watch.go). A zero value means the default.
 	WatchMaxPerClient     int           // blocking queries + streams per client IP (4096) → 429 too_many_watchers
-	WatchBufferBatches    int           // revisions buffered per stream before it is cut (256)
+	WatchBufferBatches    int           // revisions buffered per stream before it is cut (64)
 	WatchProgressInterval time.Duration // progress events of an idle stream (10s)
 	WatchDefaultWait      time.Duration // wait of a blocking query without ?wait (5m)
 	WatchMaxWait          time.Duration // longest ?wait; longer ones are capped (10m)

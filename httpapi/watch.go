@@ -49,13 +49,59 @@ type watchState struct {
 	mu      sync.Mutex
 	clients map[string]int
 	servers map[*http.Server]chan struct{}
+
+	// Encodings of recent live batches, shared by the streams that send
+	// the same events: one write fans out to many streams, and encoding it
+	// once per stream would dominate the cost.
+	encMu    sync.Mutex
+	enc      map[encKey][]byte
+	encOrder []encKey
+}
+
+type encKey struct {
+	first  *api.Event
+	n      int
+	ndjson bool
+}
+
+// encodingCache bounds the shared encodings kept.
+const encodingCache = 256
+
+// encoded returns the wire form of an events message, shared between
+// streams sending the same slice of events.
+func (ws *watchState) encoded(m api.WatchMessage, ndjson bool) ([]byte, error) {
+	if len(m.Events) == 0 {
+		return encodeMessage(m, ndjson)
+	}
+	k := encKey{first: &m.Events[0], n: len(m.Events), ndjson: ndjson}
+	ws.encMu.Lock()
+	b, ok := ws.enc[k]
+	ws.encMu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := encodeMessage(m, ndjson)
+	if err != nil {
+		return nil, err
+	}
+	ws.encMu.Lock()
+	defer ws.encMu.Unlock()
+	if _, ok := ws.enc[k]; !ok {
+		ws.enc[k] = b
+		ws.encOrder = append(ws.encOrder, k)
+		if len(ws.encOrder) > encodingCache {
+			delete(ws.enc, ws.encOrder[0])
+			ws.encOrder = ws.encOrder[1:]
+		}
+	}
+	return b, nil
 }
 
 func newWatchState(st State, l Limits) *watchState {
 	ws := &watchState{
 		maxPer: l.WatchMaxPerClient, buffer: l.WatchBufferBatches, progress: l.WatchProgressInterval,
 		defaultWait: l.WatchDefaultWait, maxWait: l.WatchMaxWait,
-		clients: map[string]int{}, servers: map[*http.Server]chan struct{}{},
+		clients: map[string]int{}, servers: map[*http.Server]chan struct{}{}, enc: map[encKey][]byte{},
 	}
 	ws.w, _ = st.(Watcher)
 	if ws.w == nil {
@@ -65,7 +111,7 @@ func newWatchState(st State, l Limits) *watchState {
 		ws.maxPer = 4096
 	}
 	if ws.buffer <= 0 {
-		ws.buffer = 256
+		ws.buffer = 64
 	}
 	if ws.progress <= 0 {
 		ws.progress = 10 * time.Second
@@ -303,7 +349,8 @@ func (s *Server) watchStream(c *gin.Context) {
 			if b.Revision < wr.start {
 				continue
 			}
-			if out.send(api.WatchMessage{Type: api.WatchEvents, Revision: b.Revision, Events: b.Events}) != nil {
+			msg, err := s.watch.encoded(api.WatchMessage{Type: api.WatchEvents, Revision: b.Revision, Events: b.Events}, wr.ndjson)
+			if err != nil || out.write(msg) != nil {
 				return
 			}
 			pos = b.Revision
@@ -332,28 +379,43 @@ type streamWriter struct {
 	c      *gin.Context
 	rc     *http.ResponseController
 	ndjson bool
-	buf    bytes.Buffer
 }
 
-func (sw *streamWriter) send(m api.WatchMessage) error {
-	sw.buf.Reset()
+// encodeMessage returns the wire form of m: one NDJSON line, or one SSE
+// message whose id is the revision (for a cut, the revision before the
+// resume point, so an EventSource reconnects from there).
+func encodeMessage(m api.WatchMessage, ndjson bool) ([]byte, error) {
 	var data bytes.Buffer
 	enc := json.NewEncoder(&data)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	if ndjson {
+		return data.Bytes(), nil
+	}
+	id := m.Revision
+	if m.Type == api.WatchCut {
+		id = m.ResumeFrom - 1
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", id, m.Type, bytes.TrimRight(data.Bytes(), "\n"))
+	return buf.Bytes(), nil
+}
+
+func (sw *streamWriter) send(m api.WatchMessage) error {
+	b, err := encodeMessage(m, sw.ndjson)
+	if err != nil {
 		return err
 	}
-	if sw.ndjson {
-		sw.buf.Write(data.Bytes())
-	} else {
-		id := m.Revision
-		if m.Type == api.WatchCut {
-			id = m.ResumeFrom - 1
-		}
-		fmt.Fprintf(&sw.buf, "id: %d\nevent: %s\ndata: %s\n\n", id, m.Type, bytes.TrimRight(data.Bytes(), "\n"))
-	}
+	return sw.write(b)
+}
+
+// write sends one encoded message under its own write deadline and flushes
+// it.
+func (sw *streamWriter) write(b []byte) error {
 	_ = sw.rc.SetWriteDeadline(time.Now().Add(writeGrace))
-	if _, err := sw.c.Writer.Write(sw.buf.Bytes()); err != nil {
+	if _, err := sw.c.Writer.Write(b); err != nil {
 		return err
 	}
 	return sw.rc.Flush()

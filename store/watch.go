@@ -69,9 +69,23 @@ func (f *Filter) Match(ev *api.Event) bool {
 	return true
 }
 
-// filterBatch returns the events of b that match f, nil if none does.
+// filterBatch returns the events of b that match f, nil if none does. When
+// all match it returns b.Events itself, so that subscribers with the same
+// view of a batch share one slice (and readers can share its encoding).
 func (f *Filter) filterBatch(b Batch) []api.Event {
-	var out []api.Event
+	n := 0
+	for i := range b.Events {
+		if f.Match(&b.Events[i]) {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return nil
+	case len(b.Events):
+		return b.Events
+	}
+	out := make([]api.Event, 0, n)
 	for i := range b.Events {
 		if f.Match(&b.Events[i]) {
 			out = append(out, b.Events[i])
