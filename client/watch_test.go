@@ -3,6 +3,9 @@ package client_test
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -125,5 +128,74 @@ func TestCache_ListWatchGetAndOnChange(t *testing.T) {
 	st := cache.Stats()
 	if st.Hits != 2 || st.Misses != 2 || st.Revision < res.Revision {
 		t.Fatalf("Stats() = %+v, want 2 hits, 2 misses, revision >= %d", st, res.Revision)
+	}
+}
+
+// cutter is a transport whose connections the test can break, and whose
+// dials it can refuse for a while.
+type cutter struct {
+	mu     sync.Mutex
+	conns  []net.Conn
+	refuse bool
+}
+
+func (c *cutter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refuse {
+		return nil, errors.New("refused by the test")
+	}
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err == nil {
+		c.conns = append(c.conns, conn)
+	}
+	return conn, err
+}
+
+func (c *cutter) cut(refuse bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refuse = refuse
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.conns = nil
+}
+
+// TestCache_RelistsWhenItsResumePointWasCompacted disconnects a cache while
+// a key changes twice and the history is compacted: its resume gets 410,
+// and it lists again instead of missing the change.
+func TestCache_RelistsWhenItsResumePointWasCompacted(t *testing.T) {
+	base := mustNodeClient(t)
+	ctx := context.Background()
+	ns := mustNamespace(t, base, "relist")
+	mustSchema(t, base, ns, "svc", `{"type":"object","additionalProperties":true}`)
+	mustPut(t, base, ns, "k", "svc", `{"n":1}`)
+	cut := &cutter{}
+	c := mustNewClient(t, client.Config{Address: shared.url, HTTPClient: &http.Client{Transport: &http.Transport{DialContext: cut.dial}}})
+	relisted := make(chan struct{}, 1)
+	cache, err := client.NewCache(ctx, c, client.CacheOptions{Namespace: ns, OnChange: func(b *client.WatchBatch) {
+		if b == nil {
+			relisted <- struct{}{}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	cut.cut(true)
+	mustPut(t, base, ns, "k", "svc", `{"n":2}`)
+	last := mustPut(t, base, ns, "k", "svc", `{"n":3}`)
+	if _, err := shared.node.Store().CompactWith(store.RetentionConfig{Default: store.Retention{MinVersions: 1, MinAge: time.Nanosecond}}, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	cut.cut(false)
+	select {
+	case <-relisted:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no re-list; cache error %v", cache.Err())
+	}
+	if e, ok := cache.Get("k"); !ok || e.ModifyRevision != last.ModifyRevision || cache.Stats().Relists != 1 {
+		t.Fatalf("after the re-list: %+v %v, stats %+v", e, ok, cache.Stats())
 	}
 }
