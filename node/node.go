@@ -65,6 +65,9 @@ type Config struct {
 	// StartTimeout bounds the wait for this node to lead a bootstrapped
 	// cluster (30s).
 	StartTimeout time.Duration
+	// Retention bounds the history kept for watch resumption and the
+	// history API (default: at least 1000 versions per object and 24h).
+	Retention store.RetentionConfig
 	// PprofAddr, when set, serves Go's net/http/pprof profiles on a
 	// separate listener (keep it on loopback: profiles reveal internals).
 	PprofAddr string
@@ -138,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	}()
 
-	n.store, err = store.Open(store.Config{Path: filepath.Join(cfg.DataDir, "fsm.db")})
+	n.store, err = store.Open(store.Config{Path: filepath.Join(cfg.DataDir, "fsm.db"), Retention: withLogger(cfg.Retention, log)})
 	if err != nil {
 		return nil, err
 	}
@@ -277,4 +280,11 @@ func (n *Node) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func withLogger(r store.RetentionConfig, log *slog.Logger) store.RetentionConfig {
+	if r.Logger == nil {
+		r.Logger = log
+	}
+	return r
 }

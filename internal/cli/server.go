@@ -77,6 +77,8 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.Uint64Var(&cfg.Cluster.TrailingLogs, "trailing-logs", cfg.Cluster.TrailingLogs, "raft entries kept after a snapshot for followers to catch up from")
 	f.DurationVar(&cfg.Cluster.ReapAfter, "reap-after", cfg.Cluster.ReapAfter, "remove a server gone from gossip this long (never below quorum)")
 	f.StringVar(&cfg.Cluster.RaftLogLevel, "raft-log-level", cfg.Cluster.RaftLogLevel, "hashicorp/raft log level")
+	f.IntVar(&cfg.Retention.Default.MinVersions, "history-min-versions", 1000, "history kept per object: at least this many versions")
+	f.DurationVar(&cfg.Retention.Default.MinAge, "history-min-age", 24*time.Hour, "history kept per object: at least this long")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "auto", "json, text, or auto (text on a terminal, else JSON)")
