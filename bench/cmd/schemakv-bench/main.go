@@ -65,14 +65,14 @@ func main() {
 	flag.StringVar(&o.version, "schemakv-version", "", "schemakv version to print (e.g. git describe); the binary has no version command")
 	flag.StringVar(&o.profile, "profile", "", "with -schemakv pointing at schemakv-pprof: save a CPU profile of the schemakv node under load in each closed-loop workload's first round to this directory")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
-	flag.DurationVar(&o.d, "d", 8*time.Second, "measured time per workload per round")
-	flag.DurationVar(&o.watchD, "watch-d", 8*time.Second, "write phase of each watch fan-out run")
+	flag.DurationVar(&o.d, "d", 6*time.Second, "measured time per workload per round")
+	flag.DurationVar(&o.watchD, "watch-d", 6*time.Second, "write phase of each watch fan-out run")
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds per workload: 2 = A B A B")
 	flag.StringVar(&watchers, "watchers", "1000,10000", "watch fan-out sizes, comma-separated")
 	flag.Float64Var(&o.watchRate, "watch-rate", 100, "writes per second during watch fan-out")
 	flag.IntVar(&o.entries, "entries", 100000, "entries loaded before measuring RSS")
 	flag.StringVar(&restart, "restart-entries", "100000", "entry counts for the restart test (add 1000000 for the long one)")
-	flag.BoolVar(&o.quick, "quick", false, "short run (~3 min): -d 2s -watch-d 3s -rounds 2 -watchers 1000,10000 -entries 20000 -restart-entries 20000")
+	flag.BoolVar(&o.quick, "quick", false, "short run (~3 min): -d 2s -watch-d 3s -watchers 1000 -entries 20000 -restart-entries 20000")
 	flag.BoolVar(&o.keep, "keep", false, "keep the data directories and logs")
 	flag.StringVar(&o.only, "only", "", "run only workloads whose name contains one of these |-separated substrings, e.g. \"write, 64|read stale|rss\" (words: write, read, mix, watch, rss, restart, 1-node)")
 	flag.DurationVar(&o.startTimeout, "start-timeout", 60*time.Second, "wait for a cluster to serve")
@@ -91,6 +91,7 @@ func main() {
 		def("d", func() { o.d = 2 * time.Second })
 		def("watch-d", func() { o.watchD = 3 * time.Second })
 		def("entries", func() { o.entries = 20000 })
+		def("watchers", func() { watchers = "1000" })
 		def("restart-entries", func() { restart = "20000" })
 	}
 	var err error
@@ -299,10 +300,12 @@ func (b *bench) closed(ctx context.Context, name string, ts [2]target.Target, cl
 				prof = make(chan struct{})
 				go func() {
 					defer close(prof)
-					b.cpuProfile(ctx, s.PprofURL(node), name)
+					b.cpuProfile(ctx, s.PprofURL(node), name, max(int(b.o.d.Seconds())-1, 1))
 				}()
 			}
+			s0, c0 := procs.CPUOf(t.PIDs()), procs.CPUOf([]int{0})
 			r := workload.Closed(ctx, b.o.d, clients, op(t, node))
+			r.ServerCPU, r.ClientCPU = procs.CPUOf(t.PIDs())-s0, procs.CPUOf([]int{0})-c0
 			if prof != nil {
 				<-prof
 			}
@@ -318,8 +321,7 @@ func (b *bench) closed(ctx context.Context, name string, ts [2]target.Target, cl
 
 // cpuProfile saves a CPU profile of the node at base, taken while a
 // workload runs, under o.profile.
-func (b *bench) cpuProfile(ctx context.Context, base, name string) {
-	secs := max(int(b.o.d.Seconds())-1, 1)
+func (b *bench) cpuProfile(ctx context.Context, base, name string, secs int) {
 	file := filepath.Join(b.o.profile, strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
 			return r
@@ -346,6 +348,9 @@ func (b *bench) cpuProfile(ctx context.Context, base, name string) {
 
 func cell(r workload.Result, miss string) report.Cell {
 	c := report.Cell{Throughput: r.Throughput(), P50: r.Percentile(50), P99: r.Percentile(99)}
+	if r.Ops > 0 {
+		c.ServerCPU, c.ClientCPU = r.ServerCPU/time.Duration(r.Ops), r.ClientCPU/time.Duration(r.Ops)
+	}
 	if r.Ops == 0 {
 		c.Missing = "no successful op"
 		if miss != "" {
@@ -420,6 +425,21 @@ func (b *bench) watch(ctx context.Context, ts [2]target.Target, watchers int) {
 	var notes [2][]string
 	for round := range b.o.rounds {
 		for i, t := range ts {
+			var prof chan struct{}
+			if s, ok := t.(*target.Schemakv); ok && round == 0 && s.PprofURL(0) != "" {
+				// Registration comes first; profile the leader over a
+				// window that covers the write phase.
+				prof = make(chan struct{})
+				go func() {
+					defer close(prof)
+					l, err := s.Leader(ctx)
+					if err != nil {
+						return
+					}
+					b.cpuProfile(ctx, s.PprofURL(l), name, int(b.o.watchD.Seconds())+int(watchers/1000)+2)
+				}()
+			}
+			s0, c0 := procs.CPUOf(t.PIDs()), procs.CPUOf([]int{0})
 			r, err := workload.Watch(ctx, t, watchers, b.o.watchRate, b.o.watchD, b.o.watchSetupTimeout, b.keys, b.vals, procs.RSSOf)
 			if err != nil {
 				notes[i] = append(notes[i], fmt.Sprintf("round %d failed: %v", round+1, err))
@@ -427,9 +447,13 @@ func (b *bench) watch(ctx context.Context, ts [2]target.Target, watchers int) {
 			}
 			b.log.Info("ran", "workload", name, "target", t.Name(), "round", round+1, "ready", r.Ready,
 				"writes", r.Writes, "delivered", r.Ops, "expected", r.Expected, "p99", r.Percentile(99))
-			notes[i] = append(notes[i], fmt.Sprintf("round %d: %d/%d watchers registered in %s, %d writes (%d ticks skipped: 64 writes in flight), %d/%d notifications delivered, %d watch errors%s, RSS per node with watchers open %s",
-				round+1, r.Ready, r.Watchers, r.Setup.Round(time.Millisecond), r.Writes, r.Skipped, r.Ops, r.Expected, r.WatchErrors,
+			notes[i] = append(notes[i], fmt.Sprintf("round %d: %d/%d watchers registered in %s, %d writes (%d ticks skipped: 64 writes in flight), %d/%d notifications delivered (backlog drained for %s), %d watch errors%s, RSS per node with watchers open %s",
+				round+1, r.Ready, r.Watchers, r.Setup.Round(time.Millisecond), r.Writes, r.Skipped, r.Ops, r.Expected, r.Drain.Round(time.Millisecond), r.WatchErrors,
 				firstErr(r.FirstWatchErr), mib(r.RSS)))
+			r.ServerCPU, r.ClientCPU = procs.CPUOf(t.PIDs())-s0, procs.CPUOf([]int{0})-c0
+			if prof != nil {
+				<-prof
+			}
 			res[i].Merge(r.Result)
 		}
 	}
@@ -611,6 +635,12 @@ func (b *bench) render(w *strings.Builder, m report.Machine, took time.Duration)
 	report.Table(w, b.rows)
 	fmt.Fprintf(w, "\nValues are ~%d bytes of JSON; schemakv validates each against schema/testdata/service.schema.json (validation cost included); etcd stores them as bytes. Keys app-N/key-M, %d keys for the operation rows. Latency is per operation, as the client sees it. Ratios > 1 favour schemakv for throughput, < 1 for p99, RSS and time.\n\n",
 		len(b.vals[0]), b.keys.N())
+	fmt.Fprintln(w, "## CPU per operation")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU time (user + system, from /proc/PID/stat) used during each run by all of a system's server processes, and by this tool as its client, divided by the operations (for watch rows: notifications) it completed. Unlike throughput this hardly depends on what else the machine is running.")
+	fmt.Fprintln(w)
+	report.CPUTable(w, b.rows)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Targets (issue 8)")
 	fmt.Fprintln(w)
 	b.targets(w)
@@ -625,7 +655,7 @@ func version(bin, arg string) string {
 		return "?"
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimSpace(line)
+	return strings.TrimPrefix(strings.TrimSpace(line), "etcd Version: ")
 }
 
 func (b *bench) find(prefix string) (report.Row, bool) {

@@ -200,3 +200,46 @@ func Poll(ctx context.Context, timeout, interval time.Duration, f func(context.C
 		}
 	}
 }
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat;
+// 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// CPUTime returns the user + system CPU time pid has used so far (pid 0:
+// this process).
+func CPUTime(pid int) (time.Duration, error) {
+	path := "/proc/self/stat"
+	if pid != 0 {
+		path = fmt.Sprintf("/proc/%d/stat", pid)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after its closing
+	// parenthesis start at field 3 (state). utime and stime are 14 and 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, errors.New("bad stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("bad stat")
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(u+s) * time.Second / clockTicks, nil
+}
+
+// CPUOf sums CPUTime over pids; failures count as zero.
+func CPUOf(pids []int) time.Duration {
+	var t time.Duration
+	for _, p := range pids {
+		v, _ := CPUTime(p)
+		t += v
+	}
+	return t
+}

@@ -106,7 +106,9 @@ type Cell struct {
 	P50, P99   time.Duration
 	Value      float64
 	Missing    string // why there is no figure
-	Note       string
+	// ServerCPU and ClientCPU are CPU time per operation (0: not measured).
+	ServerCPU, ClientCPU time.Duration
+	Note                 string
 }
 
 // Kind says how a row is rendered and which figure its ratio compares.
@@ -214,6 +216,30 @@ func Table(w io.Writer, rows []Row) {
 		cols = append(cols, ratio)
 		fmt.Fprintf(w, "| %s |\n", strings.Join(cols, " | "))
 	}
+}
+
+// CPUTable renders the CPU cost per operation of the rows that have it.
+func CPUTable(w io.Writer, rows []Row) {
+	fmt.Fprintln(w, "| workload | schemakv servers | etcd servers | schemakv / etcd | client for schemakv | client for etcd |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		if r.S.ServerCPU == 0 && r.E.ServerCPU == 0 {
+			continue
+		}
+		ratio := "—"
+		if r.S.ServerCPU > 0 && r.E.ServerCPU > 0 {
+			ratio = fmt.Sprintf("%.2f×", float64(r.S.ServerCPU)/float64(r.E.ServerCPU))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.Workload, fmtCPU(r.S.ServerCPU), fmtCPU(r.E.ServerCPU), ratio,
+			fmtCPU(r.S.ClientCPU), fmtCPU(r.E.ClientCPU))
+	}
+}
+
+func fmtCPU(d time.Duration) string {
+	if d == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
 }
 
 // Notes lists each row's notes (errors, delivery counts, per-node figures).

@@ -24,6 +24,7 @@ type WatchResult struct {
 	FirstWatchErr   string
 	Setup           time.Duration // time to register every watcher
 	Skipped         int           // ticks without a write: 64 already in flight
+	Drain           time.Duration // wait after the last write for the backlog
 	RSS             []int64       // each node's RSS with the watchers open
 }
 
@@ -43,7 +44,7 @@ func Watch(ctx context.Context, t target.Target, watchers int, rate float64, d, 
 		at  int64
 	}
 	recv := make([][]receipt, watchers)
-	var ready, errs atomic.Int64
+	var ready, errs, got atomic.Int64
 	var errMu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64) // registrations in flight
@@ -72,6 +73,7 @@ func Watch(ctx context.Context, t target.Target, watchers int, rate float64, d, 
 					release()
 				}, func(rev uint64) {
 					recv[w] = append(recv[w], receipt{rev, time.Now().UnixNano()})
+					got.Add(1)
 				})
 				if err != nil && wctx.Err() == nil {
 					errs.Add(1)
@@ -145,9 +147,19 @@ loop:
 	puts.Wait()
 	res.Elapsed = time.Since(start)
 	res.Writes = len(acks)
-	// Let the last notifications arrive, then read RSS with the watchers
-	// still open.
-	time.Sleep(2 * time.Second)
+	// Let the backlog drain: wait until every expected notification has
+	// arrived, or none arrived for 2 s, or 20 s passed; then read RSS with
+	// the watchers still open. Notifications still queued after that are
+	// reported as not delivered.
+	want := int64(len(acks) * int(ready.Load()))
+	last, lastAt, drainStart := got.Load(), time.Now(), time.Now()
+	for got.Load() < want && time.Since(lastAt) < 2*time.Second && time.Since(drainStart) < 20*time.Second && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		if n := got.Load(); n != last {
+			last, lastAt = n, time.Now()
+		}
+	}
+	res.Drain = time.Since(drainStart)
 	for _, pid := range t.PIDs() {
 		v, _ := rss(pid)
 		res.RSS = append(res.RSS, v)

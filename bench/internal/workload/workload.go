@@ -22,6 +22,10 @@ type Result struct {
 	Elapsed  time.Duration // wall time of the measured phase
 	Lat      []time.Duration
 	FirstErr string
+	// ServerCPU is the CPU time (user + system) all the target's server
+	// processes used during the run, ClientCPU this tool's: measured from
+	// /proc, so they hardly depend on what else the machine runs.
+	ServerCPU, ClientCPU time.Duration
 }
 
 // Merge appends o's measurements to r (the A B A B rounds of a row).
@@ -30,6 +34,8 @@ func (r *Result) Merge(o Result) {
 	r.Errors += o.Errors
 	r.Elapsed += o.Elapsed
 	r.Lat = append(r.Lat, o.Lat...)
+	r.ServerCPU += o.ServerCPU
+	r.ClientCPU += o.ClientCPU
 	if r.FirstErr == "" {
 		r.FirstErr = o.FirstErr
 	}
