@@ -23,10 +23,15 @@ func (c *Client) Cluster(ctx context.Context) (*api.ClusterStatus, Meta, error) 
 }
 
 // SnapshotSave writes a consistent copy of the whole state to w (a backup).
-// It is not bounded by Config.Timeout, only by ctx, since a state can be
-// large.
-func (c *Client) SnapshotSave(ctx context.Context, w io.Writer) (Meta, error) {
-	resp, err := c.raw(ctx, c.base, http.MethodGet, nil)
+// With opts.Stale the node answers from its own state without a leader (for
+// recovering from a lost quorum). It is not bounded by Config.Timeout, only
+// by ctx, since a state can be large.
+func (c *Client) SnapshotSave(ctx context.Context, w io.Writer, opts *ReadOptions) (Meta, error) {
+	base := *c.base
+	if opts != nil && opts.Stale {
+		base.RawQuery = "consistency=stale"
+	}
+	resp, err := c.raw(ctx, &base, http.MethodGet, nil)
 	if err != nil {
 		return Meta{}, err
 	}
@@ -41,7 +46,9 @@ func (c *Client) SnapshotSave(ctx context.Context, w io.Writer) (Meta, error) {
 // SnapshotSave. Only the leader restores: when the node answers not_leader,
 // the client finds the leader through /v1/cluster and sends it there.
 func (c *Client) SnapshotRestore(ctx context.Context, r io.ReadSeeker) (Meta, error) {
-	resp, err := c.raw(ctx, c.base, http.MethodPost, r)
+	// The HTTP client closes a body that is an io.Closer; the file must
+	// stay open for a second attempt at the leader.
+	resp, err := c.raw(ctx, c.base, http.MethodPost, io.NopCloser(r))
 	if IsCode(err, api.CodeNotLeader) {
 		st, _, cerr := c.Cluster(ctx)
 		if cerr != nil {
@@ -61,7 +68,7 @@ func (c *Client) SnapshotRestore(ctx context.Context, r io.ReadSeeker) (Meta, er
 		if _, serr := r.Seek(0, io.SeekStart); serr != nil {
 			return Meta{}, fmt.Errorf("client: snapshot restore: %w", serr)
 		}
-		resp, err = c.raw(ctx, leader, http.MethodPost, r)
+		resp, err = c.raw(ctx, leader, http.MethodPost, io.NopCloser(r))
 	}
 	if err != nil {
 		return Meta{}, err
@@ -74,6 +81,7 @@ func (c *Client) SnapshotRestore(ctx context.Context, r io.ReadSeeker) (Meta, er
 func (c *Client) raw(ctx context.Context, base *url.URL, method string, body io.Reader) (*http.Response, error) {
 	u := *base
 	u.Path = base.Path + "/v1/snapshot"
+	u.RawPath = ""
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, fmt.Errorf("client: snapshot: %w", err)

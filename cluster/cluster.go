@@ -79,9 +79,10 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (c *Cluster, err error) {
 	}
 	c.leaderRI.fetch = c.fetchLeaderReadIndex
 	c.remoteRI.fetch = c.fetchRemoteReadIndex
+	self := c // c is nil once an error is returned
 	defer func() {
 		if err != nil {
-			c.closeStores()
+			_ = self.closeStores()
 		}
 	}()
 	if cfg.Registerer != nil {
@@ -148,6 +149,12 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: read raft state: %w", err)
 	}
+	if !has && applied.Applied() > 0 {
+		// A state file without the raft log it came from: its revisions would
+		// collide with the entries of a new log.
+		return nil, fmt.Errorf("cluster: the state file holds revision %d but %s has no raft log: "+
+			"start from an empty data directory and restore a snapshot instead", applied.Applied(), cfg.Dir)
+	}
 	if !has && cfg.BootstrapExpect == 1 {
 		conf := raft.Configuration{Servers: []raft.Server{{
 			ID: rc.LocalID, Address: c.trans.LocalAddr(), Suffrage: raft.Voter,
@@ -177,6 +184,7 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (c *Cluster, err error) {
 	c.goRun(c.watchLeadership)
 	c.goRun(func() { c.members.join(cfg.Join, c.stopCh) })
 	c.goRun(func() { c.members.reconcileLoop(c.stopCh) })
+	c.goRun(func() { c.members.rejoinLoop(c.stopCh, 10*time.Second) })
 	if !has && cfg.BootstrapExpect > 1 {
 		c.goRun(func() { c.members.maybeBootstrap(c.stopCh) })
 	}
@@ -464,6 +472,9 @@ func (c *Cluster) Ready() error {
 	if addr == "" {
 		return fmt.Errorf("%w: no leader known", ErrNoLeader)
 	}
+	if c.raft.LastIndex() == 0 || c.raft.CommitIndex() == 0 {
+		return fmt.Errorf("%w: no log received from the leader yet", ErrNoLeader)
+	}
 	// Compare raft's own applied index, not the FSM's: the entries a new
 	// leader commits (no-op, barrier) and configuration changes never reach
 	// the FSM, so on an idle follower the FSM's index can stay below the
@@ -695,9 +706,10 @@ func jitter(d time.Duration) time.Duration {
 var ErrNotLeader = errors.New("cluster: not the leader")
 
 // Restore replaces the whole cluster's state with a snapshot of size bytes
-// read from r (a file written by a backup), through raft: the leader
+// read from r (a file written by a backup) whose applied index is index,
+// through raft: the leader
 // installs it and sends it to every follower. Only the leader restores.
-func (c *Cluster) Restore(r io.Reader, size int64) error {
+func (c *Cluster) Restore(r io.Reader, size int64, index uint64) error {
 	if c.raft.State() != raft.Leader {
 		addr := ""
 		if _, id := c.raft.LeaderWithID(); id != "" {
@@ -713,7 +725,10 @@ func (c *Cluster) Restore(r io.Reader, size int64) error {
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("cluster: configuration: %w", err)
 	}
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size, Configuration: f.Configuration()}
+	// Index is the snapshot's own applied index: raft continues the log
+	// above both it and its current index, so no later entry reuses a
+	// revision the snapshot already holds.
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size, Index: index, Configuration: f.Configuration()}
 	if err := c.raft.Restore(meta, r, 10*time.Minute); err != nil {
 		return fmt.Errorf("cluster: restore: %w", err)
 	}

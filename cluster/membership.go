@@ -46,12 +46,13 @@ type membership struct {
 	mu        sync.Mutex
 	deadSince map[string]time.Time // node ID → when gossip first saw it dead or gone
 	live      map[string]meta      // node ID → metadata, copied in the event callbacks
+	gossipAt  map[string]string    // node ID → last gossip address seen, for re-joining
 	events    chan struct{}
 }
 
 func newMembership(c *Cluster, self meta) (*membership, error) {
 	m := &membership{c: c, self: self, deadSince: map[string]time.Time{},
-		live: map[string]meta{self.ID: self}, events: make(chan struct{}, 1)}
+		live: map[string]meta{self.ID: self}, gossipAt: map[string]string{}, events: make(chan struct{}, 1)}
 	host, portStr, err := net.SplitHostPort(c.cfg.GossipAddr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: gossip address %q: %w", c.cfg.GossipAddr, err)
@@ -76,6 +77,9 @@ func newMembership(c *Cluster, self meta) (*membership, error) {
 	}
 	mc.Delegate = m
 	mc.Events = m
+	// A node that comes back on another address (a rescheduled container)
+	// may take its name back once the old one has been dead this long.
+	mc.DeadNodeReclaimTime = 30 * time.Second
 	mc.Logger = log.New(memberlistLog{c.cfg.Logger}, "", 0)
 	if c.cfg.GossipFast {
 		mc.ProbeInterval = 200 * time.Millisecond
@@ -161,6 +165,7 @@ func (m *membership) remember(n *memberlist.Node) {
 	}
 	m.mu.Lock()
 	m.live[md.ID] = md
+	m.gossipAt[md.ID] = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 	delete(m.deadSince, md.ID)
 	m.mu.Unlock()
 	m.kick()
@@ -329,7 +334,12 @@ func (m *membership) reconcile() error {
 		if s.Suffrage == raft.Voter && aliveVoters <= (voters-1)/2 {
 			continue // the rest would not be a quorum of the smaller configuration
 		}
-		m.c.cfg.Logger.Warn("removing server gone for too long", "id", id, "gone_for", time.Since(since).Round(time.Second))
+		if m.answers(string(s.Address)) {
+			// Gossip lost it (e.g. after a long partition that gossip has
+			// not merged yet) but raft reaches it: it is not gone.
+			continue
+		}
+		m.c.cfg.Logger.Warn("removing server gone for too long", "id", id, "gone_for", time.Since(since).Round(time.Second).String())
 		if err := m.c.raft.RemoveServer(s.ID, 0, timeout).Error(); err != nil {
 			return fmt.Errorf("remove %s: %w", id, err)
 		}
@@ -337,6 +347,52 @@ func (m *membership) reconcile() error {
 		return nil
 	}
 	return nil
+}
+
+// answers reports whether a server's cluster port answers a status RPC.
+func (m *membership) answers(raftAddr string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var r StatusReply
+	return m.c.rpc.call(ctx, raftAddr, "Status", StatusArgs{}, &r) == nil
+}
+
+// rejoinLoop re-contacts, every interval, the --join addresses and the last
+// gossip address of every raft server that gossip does not currently see.
+// Gossip views that split during a long partition do not always merge by
+// themselves; this makes them.
+func (m *membership) rejoinLoop(stop <-chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		f := m.c.raft.GetConfiguration()
+		if f.Error() != nil {
+			continue
+		}
+		m.mu.Lock()
+		var addrs []string
+		for _, s := range f.Configuration().Servers {
+			id := string(s.ID)
+			if _, ok := m.live[id]; !ok && id != m.self.ID {
+				if a := m.gossipAt[id]; a != "" {
+					addrs = append(addrs, a)
+				}
+			}
+		}
+		m.mu.Unlock()
+		if len(addrs) == 0 {
+			continue
+		}
+		addrs = append(addrs, m.c.cfg.Join...)
+		if n, err := m.ml.Join(addrs); err != nil && n == 0 {
+			m.c.cfg.Logger.Debug("gossip re-join found nobody", "addrs", addrs, "err", err)
+		}
+	}
 }
 
 // caughtUp reports whether a member's applied index is close to ours.

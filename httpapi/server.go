@@ -43,7 +43,7 @@ type Cluster interface {
 	Stale() cluster.StaleInfo
 	Status() cluster.Status
 	Members(ctx context.Context) ([]cluster.Member, error)
-	Restore(r io.Reader, size int64) error
+	Restore(r io.Reader, size int64, index uint64) error
 }
 
 // Schemas compiles and caches schemas.

@@ -63,7 +63,7 @@ func (s *Server) restoreSnapshot(c *gin.Context) {
 		s.fail(c, fmt.Errorf("httpapi: restore: %w", err))
 		return
 	}
-	if err := s.cluster.Restore(tmp, n); err != nil {
+	if err := s.cluster.Restore(tmp, n, applied); err != nil {
 		s.fail(c, err)
 		return
 	}

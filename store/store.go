@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,6 +135,9 @@ func openDB(cfg Config) (*bolt.DB, error) {
 		InitialMmapSize: 256 << 20,
 	})
 	if err != nil {
+		if strings.Contains(err.Error(), cfg.Path) {
+			return nil, fmt.Errorf("store: %w", err)
+		}
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {

@@ -51,7 +51,7 @@ func (a *app) newSnapshotCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			meta, err := c.SnapshotSave(ctx, f)
+			meta, err := c.SnapshotSave(ctx, f, a.readOpts())
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
