@@ -11,7 +11,7 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 # rest run once without it.
 RACE_PKGS     := ./store/... ./fsm/... ./cluster/... ./httpapi/... ./schema/... ./node/... ./client/...
 
-.PHONY: all build run test test-unit test-system test-fault chaos bench lint fmt fuzz docker clean
+.PHONY: all build run test test-unit test-system test-fault test-docker chaos bench lint fmt fuzz docker clean
 
 all: lint test build
 
@@ -41,6 +41,11 @@ test-system:
 test-fault:
 	$(GO) test -count=1 -run 'Cluster|Linz|Fault' -v ./systemtest/
 
+## test-docker: the Docker tests (image from the Dockerfile, compose file, kill/pause/partition
+## with the porcupine check); needs a Docker engine
+test-docker:
+	SCHEMAKV_DOCKER=1 $(GO) test -count=1 -v -timeout 15m -run '^TestDocker' ./systemtest/
+
 ## chaos: the fault loop for DURATION (default 10m), for soak runs
 DURATION ?= 10m
 chaos:
@@ -68,7 +73,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime $(FUZZTIME) ./store/
 
 ## docker: build the FROM-scratch image schemakv:dev
-docker:
+docker: build
 	docker build -t schemakv:dev .
 
 clean:
