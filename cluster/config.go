@@ -51,10 +51,11 @@ type Config struct {
 	// before it fails with ErrNoLeader.
 	HoldTimeout time.Duration
 
-	// HeartbeatTimeout and ElectionTimeout: raft's timers (500ms each).
+	// HeartbeatTimeout and ElectionTimeout: raft's timers (1s each; lower
+	// fails over faster but risks elections on a loaded machine).
 	HeartbeatTimeout time.Duration
 	ElectionTimeout  time.Duration
-	// LeaderLeaseTimeout (250ms): a leader steps down after this long without
+	// LeaderLeaseTimeout (500ms): a leader steps down after this long without
 	// quorum contact. Reads do not rely on it.
 	LeaderLeaseTimeout time.Duration
 	// CommitTimeout (50ms): followers learn the commit index at least this
@@ -92,9 +93,9 @@ func DefaultConfig() Config {
 		ReapAfter:          10 * time.Minute,
 		PromoteLag:         256,
 		HoldTimeout:        5 * time.Second,
-		HeartbeatTimeout:   500 * time.Millisecond,
-		ElectionTimeout:    500 * time.Millisecond,
-		LeaderLeaseTimeout: 250 * time.Millisecond,
+		HeartbeatTimeout:   time.Second,
+		ElectionTimeout:    time.Second,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
 		CommitTimeout:      50 * time.Millisecond,
 		MaxAppendEntries:   512,
 		SnapshotThreshold:  8192,

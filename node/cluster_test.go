@@ -51,9 +51,11 @@ func clusterConfig(t testing.TB, id string, expect int, join []string) node.Conf
 	cfg.Join = join
 	cfg.BootstrapExpect = expect
 	cfg.Cluster.GossipFast = true
-	cfg.Cluster.HeartbeatTimeout = 300 * time.Millisecond
-	cfg.Cluster.ElectionTimeout = 300 * time.Millisecond
-	cfg.Cluster.LeaderLeaseTimeout = 150 * time.Millisecond
+	// Short enough for quick tests, long enough that a loaded 2-core CI
+	// machine (race detector, other packages' tests) rarely misses one.
+	cfg.Cluster.HeartbeatTimeout = 500 * time.Millisecond
+	cfg.Cluster.ElectionTimeout = 500 * time.Millisecond
+	cfg.Cluster.LeaderLeaseTimeout = 250 * time.Millisecond
 	cfg.Cluster.ReconcileInterval = 200 * time.Millisecond
 	cfg.Cluster.RaftLogLevel = "error"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -201,9 +203,27 @@ func call(t testing.TB, method, url string, body any, out any) (int, http.Header
 	return resp.StatusCode, resp.Header
 }
 
+// mustOK makes a request that must succeed. A 503 (no leader, or an
+// outcome that is unknown because leadership moved: a loaded machine can
+// trigger an election) is retried for up to 15s; these tests' writes are
+// idempotent or checked by value, and a create that had in fact happened
+// then answers 409, which counts as done.
 func mustOK(t testing.TB, method, url string, body any, out any) {
 	t.Helper()
-	if st, _ := call(t, method, url, body, out); st >= 300 {
+	deadline := time.Now().Add(15 * time.Second)
+	retried := false
+	for {
+		st, _ := call(t, method, url, body, out)
+		switch {
+		case st < 300:
+			return
+		case st == http.StatusConflict && retried:
+			return
+		case st == http.StatusServiceUnavailable && time.Now().Before(deadline):
+			retried = true
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
 		t.Fatalf("%s %s: status %d", method, url, st)
 	}
 }

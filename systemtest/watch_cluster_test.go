@@ -38,8 +38,8 @@ func startWatchCluster(t *testing.T) []*node.Node {
 			}
 		}
 		cfg.Cluster.GossipFast = true
-		cfg.Cluster.HeartbeatTimeout = 300 * time.Millisecond
-		cfg.Cluster.ElectionTimeout = 300 * time.Millisecond
+		cfg.Cluster.HeartbeatTimeout = 500 * time.Millisecond
+		cfg.Cluster.ElectionTimeout = 500 * time.Millisecond
 		cfg.Cluster.RaftLogLevel = "error"
 		cfg.Logger = slog.New(slog.NewTextHandler(&tLogWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelError}))
 		go func() {
