@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/schemakv/schemakv/api"
 )
@@ -20,6 +21,15 @@ func (c *Client) Cluster(ctx context.Context) (*api.ClusterStatus, Meta, error) 
 		return nil, meta, err
 	}
 	return &out, meta, nil
+}
+
+// RemoveMember removes a server from the cluster's raft configuration at
+// once (the leader does it; any node forwards).
+func (c *Client) RemoveMember(ctx context.Context, id string) (Meta, error) {
+	if id == "" || strings.ContainsAny(id, "/?#") {
+		return Meta{}, &api.Error{Code: api.CodeBadRequest, Message: fmt.Sprintf("invalid member id %q", id)}
+	}
+	return c.do(ctx, &request{method: http.MethodDelete, path: "/v1/cluster/members/" + url.PathEscape(id)}, nil)
 }
 
 // SnapshotSave writes a consistent copy of the whole state to w (a backup).

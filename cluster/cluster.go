@@ -612,15 +612,77 @@ func (c *Cluster) Members(ctx context.Context) ([]Member, error) {
 	return out, nil
 }
 
-// RemoveServer removes a server from raft's configuration (through the
-// leader).
-func (c *Cluster) RemoveServer(id string) error {
+// RemoveServer removes a server from raft's configuration, on the leader
+// (forwarded there from any node). Removing a server that is not a member
+// is not an error. Use it to shrink the cluster at once instead of waiting
+// for ReapAfter; a removed server started again is added back.
+func (c *Cluster) RemoveServer(ctx context.Context, id string) error {
+	hold := time.NewTimer(c.cfg.HoldTimeout)
+	defer hold.Stop()
+	for {
+		err := c.removeOnce(ctx, id)
+		if !errors.Is(err, ErrNoLeader) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-hold.C:
+			return err
+		case <-time.After(jitter(50 * time.Millisecond)):
+		}
+	}
+}
+
+func (c *Cluster) removeOnce(ctx context.Context, id string) error {
+	if c.raft.State() == raft.Leader {
+		return c.removeLocal(id)
+	}
+	addr, leader := c.raft.LeaderWithID()
+	if addr == "" {
+		return ErrNoLeader
+	}
+	var reply RemoveReply
+	if err := c.rpc.call(ctx, string(addr), "Remove", RemoveArgs{ID: id}, &reply); err != nil {
+		return fmt.Errorf("%w: forwarding to %s: %v", ErrNoLeader, leader, err)
+	}
+	if reply.Err != nil {
+		var w wireError
+		if err := jsonUnmarshal(reply.Err, &w); err != nil {
+			return fmt.Errorf("cluster: bad reply from %s: %w", leader, err)
+		}
+		return fromWire(&w)
+	}
+	return nil
+}
+
+func (c *Cluster) removeLocal(id string) error {
 	if c.raft.State() != raft.Leader {
-		return fmt.Errorf("%w: membership changes are made on the leader", ErrNoLeader)
+		return ErrNoLeader
+	}
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("cluster: configuration: %w", err)
+	}
+	found, voters := false, 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+		if string(s.ID) == id {
+			found = true
+		}
+	}
+	if !found {
+		return nil
+	}
+	if voters == 1 && id == c.cfg.NodeID {
+		return fmt.Errorf("%w: %s is the last voter", ErrBadMembership, id)
 	}
 	if err := c.raft.RemoveServer(raft.ServerID(id), 0, c.cfg.ApplyTimeout).Error(); err != nil {
-		return fmt.Errorf("cluster: remove %s: %w", id, err)
+		return fmt.Errorf("%w: remove %s: %v", ErrOutcomeUnknown, id, err)
 	}
+	c.cfg.Logger.Warn("server removed from the cluster", "id", id)
 	return nil
 }
 

@@ -35,6 +35,7 @@ var errorCodes = []struct {
 	{ErrOutcomeUnknown, codeOutcomeUnknown},
 	{ErrShutdown, codeShutdown},
 	{ErrReadTimeout, codeReadTimeout},
+	{ErrBadMembership, "bad_membership"},
 	{store.ErrNamespaceNotFound, api.CodeNamespaceNotFound},
 	{store.ErrNamespaceExists, api.CodeNamespaceExists},
 	{store.ErrNamespaceNotEmpty, api.CodeNamespaceNotEmpty},
@@ -161,6 +162,12 @@ type StatusReply struct {
 	HasState bool
 }
 
+// RemoveArgs asks the leader to remove a server.
+type RemoveArgs struct{ ID string }
+
+// RemoveReply is empty on success, or carries Err.
+type RemoveReply struct{ Err []byte }
+
 // rpcService is the RPC server of one node, registered as "Cluster".
 type rpcService struct{ c *Cluster }
 
@@ -192,6 +199,14 @@ func (s *rpcService) ReadIndex(_ ReadIndexArgs, reply *ReadIndexReply) error {
 		return nil
 	}
 	reply.Index = idx
+	return nil
+}
+
+// Remove removes a server if this node leads.
+func (s *rpcService) Remove(args RemoveArgs, reply *RemoveReply) error {
+	if err := s.c.removeLocal(args.ID); err != nil {
+		reply.Err = mustJSON(toWire(err))
+	}
 	return nil
 }
 

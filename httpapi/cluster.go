@@ -35,3 +35,18 @@ func (s *Server) clusterStatus(c *gin.Context) {
 	}
 	s.render(c, http.StatusOK, out)
 }
+
+// removeMember answers DELETE /v1/cluster/members/{id}: the server leaves
+// raft's configuration at once (through the leader).
+func (s *Server) removeMember(c *gin.Context) {
+	id := c.Param("id")
+	if id == "" || len(id) > 128 {
+		s.fail(c, apiErr(api.CodeBadRequest, "a member id is required"))
+		return
+	}
+	if err := s.cluster.RemoveServer(c.Request.Context(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, api.WriteResult{Revision: s.state.View().Revision()})
+}

@@ -44,6 +44,7 @@ var errorCodes = []struct {
 	{jsonutil.ErrInvalidJSON, api.CodeInvalidJSON},
 	{cluster.ErrNoLeader, api.CodeNoLeader},
 	{cluster.ErrNotLeader, api.CodeNotLeader},
+	{cluster.ErrBadMembership, api.CodeBadRequest},
 	{store.ErrNotSnapshot, api.CodeInvalidSnapshot},
 	{cluster.ErrOutcomeUnknown, api.CodeOutcomeUnknown},
 	{cluster.ErrShutdown, api.CodeShuttingDown},

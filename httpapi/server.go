@@ -44,6 +44,7 @@ type Cluster interface {
 	Status() cluster.Status
 	Members(ctx context.Context) ([]cluster.Member, error)
 	Restore(r io.Reader, size int64, index uint64) error
+	RemoveServer(ctx context.Context, id string) error
 }
 
 // Schemas compiles and caches schemas.
@@ -145,6 +146,7 @@ func (s *Server) routes() {
 	get(e, "/v1/health", s.health)
 	get(e, "/v1/ready", s.ready)
 	get(e, "/v1/cluster", s.clusterStatus)
+	e.DELETE("/v1/cluster/members/:id", s.removeMember)
 	e.GET("/v1/snapshot", s.saveSnapshot)
 	e.POST("/v1/snapshot", s.restoreSnapshot)
 	if s.cfg.Gatherer != nil {

@@ -407,6 +407,16 @@ func TestCluster_ReplicaAndNewVoter(t *testing.T) {
 			t.Fatalf("replica promoted: %+v", m)
 		}
 	}
+	// Shrink at once: stop n4, remove it through a follower (forwarded).
+	tc.stop(v)
+	mustOK(t, http.MethodDelete, tc.url(tc.follower())+"/v1/cluster/members/n4", nil, nil)
+	mustOK(t, http.MethodGet, tc.url(0)+"/v1/cluster", nil, &cs)
+	for _, m := range cs.Members {
+		if m.ID == "n4" && m.Suffrage != "none" {
+			t.Fatalf("n4 still in raft's configuration after removal: %+v", m)
+		}
+	}
+	put(t, tc.url(r), "z", 3) // 3 voters of 3 again: writes commit
 }
 
 func TestCluster_WipedNodeDoesNotBootstrapASecondCluster(t *testing.T) {

@@ -36,7 +36,19 @@ func (a *app) newClusterCmd() *cobra.Command {
 			})
 		}),
 	}
-	cmd.AddCommand(status)
+	remove := &cobra.Command{
+		Use:   "remove ID",
+		Short: "Remove a server from the cluster at once (stop it first)",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.run(func(ctx context.Context, c *client.Client, cmd *cobra.Command, args []string) error {
+			if _, err := c.RemoveMember(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "removed %s\n", args[0])
+			return nil
+		}),
+	}
+	cmd.AddCommand(status, remove)
 	return cmd
 }
 

@@ -322,6 +322,11 @@ func (b *bench) closed(ctx context.Context, name string, ts [2]target.Target, cl
 // cpuProfile saves a CPU profile of the node at base, taken while a
 // workload runs, under o.profile.
 func (b *bench) cpuProfile(ctx context.Context, base, name string, secs int) {
+	b.saveProfile(ctx, fmt.Sprintf("%sprofile?seconds=%d", base, secs), name)
+}
+
+// saveProfile fetches a pprof profile from u into o.profile/<name>.pprof.
+func (b *bench) saveProfile(ctx context.Context, u, name string) {
 	file := filepath.Join(b.o.profile, strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
 			return r
@@ -332,7 +337,7 @@ func (b *bench) cpuProfile(ctx context.Context, base, name string, secs int) {
 		b.log.Warn("profile", "err", err)
 		return
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%sprofile?seconds=%d", base, secs), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.log.Warn("profile", "err", err)
@@ -343,7 +348,7 @@ func (b *bench) cpuProfile(ctx context.Context, base, name string, secs int) {
 	if err == nil {
 		err = os.WriteFile(file, data, 0o644)
 	}
-	b.log.Info("cpu profile", "file", file, "err", err)
+	b.log.Info("profile saved", "file", file, "err", err)
 }
 
 func cell(r workload.Result, miss string) report.Cell {
@@ -521,6 +526,9 @@ func (b *bench) rss(ctx context.Context, ts [2]target.Target) error {
 			}
 			rs = append(rs, v)
 			top = max(top, v)
+		}
+		if s, ok := t.(*target.Schemakv); ok && s.PprofURL(l) != "" {
+			b.saveProfile(ctx, s.PprofURL(l)+"heap", "rss-heap-leader")
 		}
 		c.Value = float64(top) / (1 << 20)
 		c.Note = fmt.Sprintf("loaded %d entries in batches of 100 in %s (%.0f entries/s); RSS per node (leader is node %d) %s",
