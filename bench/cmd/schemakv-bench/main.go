@@ -153,6 +153,8 @@ type bench struct {
 	schema []byte
 	rows   []report.Row
 	log    *slog.Logger
+	// interrupted: the run was stopped early (SIGINT/SIGTERM).
+	interrupted bool
 }
 
 func (b *bench) want(name string) bool {
@@ -202,13 +204,18 @@ func run(ctx context.Context, o options) error {
 	}
 	log.Info("machine", "cores", m.Cores, "cpu", m.CPU, "fsync_per_s", int(m.FsyncRate))
 
-	if err := b.cluster3(ctx); err != nil {
+	// On Ctrl-C the rows measured so far are still printed.
+	if err := b.cluster3(ctx); err != nil && ctx.Err() == nil {
 		return err
 	}
-	if err := b.cluster1(ctx); err != nil {
+	if err := b.cluster1(ctx); err != nil && ctx.Err() == nil {
 		return err
 	}
 	m.LoadEnd = report.LoadAvg()
+	if ctx.Err() != nil {
+		b.interrupted = true
+		defer log.Warn("interrupted: the report has only the rows measured so far")
+	}
 
 	var sb strings.Builder
 	b.render(&sb, m, time.Since(start))
@@ -217,7 +224,12 @@ func run(ctx context.Context, o options) error {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(o.out, []byte(sb.String()), 0o644)
+		if err := os.WriteFile(o.out, []byte(sb.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	if b.interrupted {
+		return ctx.Err()
 	}
 	return nil
 }
@@ -632,6 +644,10 @@ func restartOnce(ctx context.Context, t target.Target, key string) (stale, lin t
 func (b *bench) render(w *strings.Builder, m report.Machine, took time.Duration) {
 	o := b.o
 	fmt.Fprintf(w, "# schemakv vs etcd — %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	if b.interrupted {
+		fmt.Fprintln(w, "**Interrupted: only the rows measured before the stop.**")
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "- machine: %d cores, %s, %s RAM, Linux %s\n", m.Cores, m.CPU, m.MemTotal, m.Kernel)
 	fmt.Fprintf(w, "- disk: %.0f fsyncs/s (4 KiB write + fdatasync in a loop for 2 s in the data directory)\n", m.FsyncRate)
 	fmt.Fprintf(w, "- load average at start / end: %s / %s\n", m.LoadStart, m.LoadEnd)
