@@ -21,12 +21,8 @@ func (s *Server) listConfigs(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	v, err := s.read(c)
+	v, err := s.readNamespace(c, ns)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -42,22 +38,13 @@ func (s *Server) listConfigs(c *gin.Context) {
 }
 
 func (s *Server) getConfig(c *gin.Context) {
-	ns, err := nsParam(c)
+	ns, key, err := nsKeyParams(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	key, err := keyParam(c)
+	v, err := s.readNamespace(c, ns)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	v, err := s.read(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -71,12 +58,7 @@ func (s *Server) getConfig(c *gin.Context) {
 }
 
 func (s *Server) putConfig(c *gin.Context) {
-	ns, err := nsParam(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	key, err := keyParam(c)
+	ns, key, err := nsKeyParams(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -101,12 +83,8 @@ func (s *Server) putConfig(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	v, err := s.writeView(c)
+	v, err := s.writeViewNamespace(c, ns)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -131,12 +109,7 @@ func (s *Server) putConfig(c *gin.Context) {
 }
 
 func (s *Server) deleteConfig(c *gin.Context) {
-	ns, err := nsParam(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	key, err := keyParam(c)
+	ns, key, err := nsKeyParams(c)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -9,12 +9,7 @@ import (
 )
 
 func (s *Server) configHistory(c *gin.Context) {
-	ns, err := nsParam(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	key, err := keyParam(c)
+	ns, key, err := nsKeyParams(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -50,12 +45,7 @@ func (s *Server) configHistory(c *gin.Context) {
 }
 
 func (s *Server) configDiff(c *gin.Context) {
-	ns, err := nsParam(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	key, err := keyParam(c)
+	ns, key, err := nsKeyParams(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -107,12 +97,7 @@ func (s *Server) configDiff(c *gin.Context) {
 }
 
 func (s *Server) rollbackConfig(c *gin.Context) {
-	ns, err := nsParam(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	key, err := keyParam(c)
+	ns, key, err := nsKeyParams(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -146,12 +131,8 @@ func (s *Server) rollbackConfig(c *gin.Context) {
 		s.fail(c, apiErr(api.CodeBadRequest, "revision %d deleted %s/%s: there is no value to restore (use DELETE)", req.Revision, ns, key))
 		return
 	}
-	v, err := s.writeView(c)
+	v, err := s.writeViewNamespace(c, ns)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -17,12 +17,8 @@ func (s *Server) listSchemas(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	v, err := s.read(c)
+	v, err := s.readNamespace(c, ns)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -104,12 +100,8 @@ func (s *Server) getLatestSchema(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v, err := s.read(c)
+	v, err := s.readNamespace(c, ns)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -126,12 +118,8 @@ func (s *Server) listSchemaVersions(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v, err := s.read(c)
+	v, err := s.readNamespace(c, ns)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -156,12 +144,8 @@ func (s *Server) getSchemaVersion(c *gin.Context) {
 		s.fail(c, apiErr(api.CodeBadRequest, "version must be a positive integer"))
 		return
 	}
-	v, err := s.read(c)
+	v, err := s.readNamespace(c, ns)
 	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if _, err := namespaceOf(v, ns); err != nil {
 		s.fail(c, err)
 		return
 	}

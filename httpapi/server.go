@@ -399,6 +399,40 @@ func nsParam(c *gin.Context) (string, error) {
 	return ns, api.ValidateName(ns)
 }
 
+// nsKeyParams returns the validated :ns and *key parameters.
+func nsKeyParams(c *gin.Context) (ns, key string, err error) {
+	if ns, err = nsParam(c); err != nil {
+		return "", "", err
+	}
+	key, err = keyParam(c)
+	return ns, key, err
+}
+
+// readNamespace is read for a route under a namespace: the view, or the
+// namespace_not_found error.
+func (s *Server) readNamespace(c *gin.Context, ns string) (*store.View, error) {
+	v, err := s.read(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := namespaceOf(v, ns); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// writeViewNamespace is writeView for a write under a namespace.
+func (s *Server) writeViewNamespace(c *gin.Context, ns string) (*store.View, error) {
+	v, err := s.writeView(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := namespaceOf(v, ns); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // keyParam returns the validated *key parameter without its leading '/'.
 func keyParam(c *gin.Context) (string, error) {
 	k := strings.TrimPrefix(c.Param("key"), "/")
