@@ -38,7 +38,9 @@ make build
 (cd bench && go build -o schemakv-bench ./cmd/schemakv-bench)
 
 mkdir -p bench/results
-out="bench/results/$(date -u +%Y-%m-%d-%H%M).md"
+suffix=""
+for a in "$@"; do [ "$a" = "-quick" ] && suffix="-quick"; done
+out="bench/results/$(date -u +%Y-%m-%d-%H%M)$suffix.md"
 echo "== running (log on stderr; report: $out)"
 bench/schemakv-bench -schemakv bin/schemakv -etcd "$ETCD" \
   -schemakv-version "$(git describe --tags --always --dirty 2>/dev/null || echo dev)" \

@@ -396,6 +396,9 @@ func (b *bench) getOp(c target.Consistency) func(t target.Target, node int) work
 }
 
 func (b *bench) cluster3(ctx context.Context) error {
+	if !b.want("write") && !b.want("read") && !b.want("mix") && !b.want("watch") && !b.want("rss") {
+		return nil
+	}
 	ts, err := b.start(ctx, 3)
 	if err != nil {
 		return err
@@ -572,9 +575,12 @@ func (b *bench) cluster1(ctx context.Context) error {
 	for _, n := range b.o.restartEntries {
 		keys := workload.Keys{Apps: max(n/1000, 1), PerApp: 1000}
 		for _, t := range ts {
-			if _, err := workload.Load(ctx, t, 0, keys, b.vals, loaded, keys.N(), 100, 16); err != nil {
+			b.log.Info("loading", "target", t.Name(), "entries", keys.N()-loaded)
+			took, err := workload.Load(ctx, t, 0, keys, b.vals, loaded, keys.N(), 100, 16)
+			if err != nil {
 				return fmt.Errorf("%s load for restart: %w", t.Name(), err)
 			}
+			b.log.Info("loaded", "target", t.Name(), "took", took.Round(time.Millisecond))
 		}
 		loaded = keys.N()
 		var stale, lin [2][]time.Duration
