@@ -11,7 +11,7 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 # rest run once without it.
 RACE_PKGS     := ./store/... ./fsm/... ./cluster/... ./httpapi/... ./schema/... ./node/... ./client/...
 
-.PHONY: all build run test test-unit test-system test-fault test-docker chaos bench lint fmt fuzz docker clean
+.PHONY: all build run test test-unit test-system test-fault test-docker chaos bench bench-compare lint fmt fuzz docker clean
 
 all: lint test build
 
@@ -54,6 +54,11 @@ chaos:
 ## bench: Go benchmarks (figures, not pass/fail); see README "Benchmarks"
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./schema/ ./store/ ./node/
+
+## bench-compare: schemakv against etcd 3.4 (installed from Debian if missing), 3-node and
+## 1-node clusters on loopback, one table (about 12 minutes; scripts/bench-compare.sh -quick: 3)
+bench-compare: build
+	scripts/bench-compare.sh
 
 ## lint: gofmt, go vet, staticcheck
 lint:
