@@ -145,7 +145,6 @@ loop:
 	}
 	tick.Stop()
 	puts.Wait()
-	res.Elapsed = time.Since(start)
 	res.Writes = len(acks)
 	// Let the backlog drain: wait until every expected notification has
 	// arrived, or none arrived for 2 s, or 20 s passed; then read RSS with
@@ -160,6 +159,9 @@ loop:
 		}
 	}
 	res.Drain = time.Since(drainStart)
+	// Notifications per second over the writes and the drain: what was
+	// delivered, over the time it took to deliver it.
+	res.Elapsed = time.Since(start)
 	for _, pid := range t.PIDs() {
 		v, _ := rss(pid)
 		res.RSS = append(res.RSS, v)
