@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench-compare.sh — schemakv against etcd 3.4 on this machine, in one run.
 #
-#   scripts/bench-compare.sh            full run (about 12 minutes)
-#   scripts/bench-compare.sh -quick     short run (about 3 minutes)
+#   scripts/bench-compare.sh            full run (about 9 minutes)
+#   scripts/bench-compare.sh -quick     short run (about 2.5 minutes)
 #   scripts/bench-compare.sh -restart-entries 100000,1000000   adds the long restart test
 #
 # Installs Debian's etcd-server if /usr/bin/etcd is missing (needs root, for
