@@ -105,7 +105,9 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open raft log: %w", err)
 	}
-	cache, err := raft.NewLogCache(1024, c.logs)
+	// Entries can be large (a batch of 1,000 puts), so the cache is kept
+	// small: it serves replication of the newest entries only.
+	cache, err := raft.NewLogCache(128, c.logs)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: log cache: %w", err)
 	}
@@ -679,6 +681,7 @@ func (c *Cluster) removeLocal(id string) error {
 	if voters == 1 && id == c.cfg.NodeID {
 		return fmt.Errorf("%w: %s is the last voter", ErrBadMembership, id)
 	}
+	c.members.removed(id)
 	if err := c.raft.RemoveServer(raft.ServerID(id), 0, c.cfg.ApplyTimeout).Error(); err != nil {
 		return fmt.Errorf("%w: remove %s: %v", ErrOutcomeUnknown, id, err)
 	}
@@ -728,6 +731,10 @@ func (c *Cluster) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.stopCh)
 		if c.members != nil {
+			// Tell the others at once that this node stopped (they would
+			// otherwise learn it from failed probes); a stopped node still
+			// stays in raft's configuration.
+			_ = c.members.ml.Leave(time.Second)
 			_ = c.members.shutdown()
 		}
 		if c.raft != nil {

@@ -47,12 +47,13 @@ type membership struct {
 	deadSince map[string]time.Time // node ID → when gossip first saw it dead or gone
 	live      map[string]meta      // node ID → metadata, copied in the event callbacks
 	gossipAt  map[string]string    // node ID → last gossip address seen, for re-joining
+	removedAt map[string]time.Time // node ID → when an operator removed it
 	events    chan struct{}
 }
 
 func newMembership(c *Cluster, self meta) (*membership, error) {
 	m := &membership{c: c, self: self, deadSince: map[string]time.Time{},
-		live: map[string]meta{self.ID: self}, gossipAt: map[string]string{}, events: make(chan struct{}, 1)}
+		live: map[string]meta{self.ID: self}, gossipAt: map[string]string{}, removedAt: map[string]time.Time{}, events: make(chan struct{}, 1)}
 	host, portStr, err := net.SplitHostPort(c.cfg.GossipAddr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: gossip address %q: %w", c.cfg.GossipAddr, err)
@@ -164,6 +165,7 @@ func (m *membership) remember(n *memberlist.Node) {
 		return
 	}
 	m.mu.Lock()
+	delete(m.removedAt, md.ID) // it (re)joined after the removal: add it again
 	m.live[md.ID] = md
 	m.gossipAt[md.ID] = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 	delete(m.deadSince, md.ID)
@@ -293,6 +295,9 @@ func (m *membership) reconcile() error {
 			continue
 		}
 		s, ok := inRaft[id]
+		if !ok && m.recentlyRemoved(id) {
+			continue
+		}
 		switch {
 		case !ok || string(s.Address) != md.RaftAddr:
 			m.c.cfg.Logger.Info("adding server as non-voter", "id", id, "raft", md.RaftAddr, "role", md.Role)
@@ -347,6 +352,26 @@ func (m *membership) reconcile() error {
 		return nil
 	}
 	return nil
+}
+
+// removed records an operator's removal: gossip may still see the server
+// alive for a moment, and the reconciliation must not add it straight back.
+// A server that joins gossip again afterwards is added as usual.
+func (m *membership) removed(id string) {
+	m.mu.Lock()
+	m.removedAt[id] = time.Now()
+	m.mu.Unlock()
+}
+
+func (m *membership) recentlyRemoved(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.removedAt[id]
+	if ok && time.Since(at) > time.Minute {
+		delete(m.removedAt, id)
+		return false
+	}
+	return ok
 }
 
 // answers reports whether a server's cluster port answers a status RPC.

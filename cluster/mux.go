@@ -29,6 +29,9 @@ type mux struct {
 	closeCh   chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{} // RPC connections being served, closed with the mux
 }
 
 func newMux(bind, advertise string) (*mux, error) {
@@ -48,7 +51,8 @@ func newMux(bind, advertise string) (*mux, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("cluster: %s listens on every interface: set an advertise address peers can dial", bind)
 	}
-	return &mux{ln: ln, advertise: adv, raftCh: make(chan net.Conn), closeCh: make(chan struct{})}, nil
+	return &mux{ln: ln, advertise: adv, raftCh: make(chan net.Conn), closeCh: make(chan struct{}),
+		conns: map[net.Conn]struct{}{}}, nil
 }
 
 // serve accepts connections until close. rpc handles RPC connections.
@@ -89,7 +93,23 @@ func (m *mux) route(conn net.Conn) {
 			_ = conn.Close()
 		}
 	case connRPC:
+		// Served connections are tracked so that closing the node closes
+		// them: a peer's pooled client must not keep talking to a node that
+		// has stopped.
+		m.connsMu.Lock()
+		select {
+		case <-m.closeCh:
+			m.connsMu.Unlock()
+			_ = conn.Close()
+			return
+		default:
+		}
+		m.conns[conn] = struct{}{}
+		m.connsMu.Unlock()
 		m.rpc(conn)
+		m.connsMu.Lock()
+		delete(m.conns, conn)
+		m.connsMu.Unlock()
 	default:
 		_ = conn.Close()
 	}
@@ -98,7 +118,12 @@ func (m *mux) route(conn net.Conn) {
 func (m *mux) close() error {
 	var err error
 	m.closeOnce.Do(func() {
+		m.connsMu.Lock()
 		close(m.closeCh)
+		for c := range m.conns {
+			_ = c.Close()
+		}
+		m.connsMu.Unlock()
 		err = m.ln.Close()
 		m.wg.Wait()
 	})

@@ -323,7 +323,7 @@ func (p *rpcClients) closeAll() {
 	}
 }
 
-// serveRPC serves one RPC connection.
+// serveRPC serves one RPC connection until it closes.
 func serveRPC(srv *rpc.Server) func(net.Conn) {
-	return func(conn net.Conn) { go srv.ServeConn(conn) }
+	return func(conn net.Conn) { srv.ServeConn(conn) }
 }
