@@ -19,6 +19,7 @@ const (
 	CodeSchemaNotFound    = "schema_not_found"       // 404
 	CodeConfigNotFound    = "config_not_found"       // 404
 	CodeRevisionNotFound  = "revision_not_found"     // 404 no such history revision
+	CodeMemberNotFound    = "member_not_found"       // 404 no such server in the cluster
 	CodeRouteNotFound     = "route_not_found"        // 404
 	CodeMethodNotAllowed  = "method_not_allowed"     // 405
 	CodeNamespaceExists   = "namespace_exists"       // 409
@@ -64,6 +65,7 @@ var statusOf = map[string]int{
 	CodeConfigNotFound:    404,
 	CodeRevisionNotFound:  404,
 	CodeRouteNotFound:     404,
+	CodeMemberNotFound:    404,
 	CodeMethodNotAllowed:  405,
 	CodeNamespaceExists:   409,
 	CodeNamespaceNotEmpty: 409,

@@ -615,8 +615,8 @@ func (c *Cluster) Members(ctx context.Context) ([]Member, error) {
 }
 
 // RemoveServer removes a server from raft's configuration, on the leader
-// (forwarded there from any node). Removing a server that is not a member
-// is not an error. Use it to shrink the cluster at once instead of waiting
+// (forwarded there from any node); ErrMemberNotFound if it is not a member.
+// Use it to shrink the cluster at once instead of waiting
 // for ReapAfter; a removed server started again is added back.
 func (c *Cluster) RemoveServer(ctx context.Context, id string) error {
 	hold := time.NewTimer(c.cfg.HoldTimeout)
@@ -676,7 +676,7 @@ func (c *Cluster) removeLocal(id string) error {
 		}
 	}
 	if !found {
-		return nil
+		return fmt.Errorf("%w: %q", ErrMemberNotFound, id)
 	}
 	if voters == 1 && id == c.cfg.NodeID {
 		return fmt.Errorf("%w: %s is the last voter", ErrBadMembership, id)

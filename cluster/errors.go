@@ -13,6 +13,8 @@ var (
 	ErrOutcomeUnknown = errors.New("cluster: write outcome unknown")
 	// ErrShutdown: the node is shutting down.
 	ErrShutdown = errors.New("cluster: shutting down")
+	// ErrMemberNotFound: no server with that ID is in raft's configuration.
+	ErrMemberNotFound = errors.New("cluster: member not found")
 	// ErrBadMembership: a membership change that would break the cluster.
 	ErrBadMembership = errors.New("cluster: membership change refused")
 	// ErrReadTimeout: a read barrier did not complete in time.

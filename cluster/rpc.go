@@ -36,6 +36,7 @@ var errorCodes = []struct {
 	{ErrShutdown, codeShutdown},
 	{ErrReadTimeout, codeReadTimeout},
 	{ErrBadMembership, "bad_membership"},
+	{ErrMemberNotFound, "member_not_found"},
 	{store.ErrNamespaceNotFound, api.CodeNamespaceNotFound},
 	{store.ErrNamespaceExists, api.CodeNamespaceExists},
 	{store.ErrNamespaceNotEmpty, api.CodeNamespaceNotEmpty},

@@ -24,6 +24,7 @@ func TestWire_ErrorsRoundTrip(t *testing.T) {
 		fmt.Errorf("%w: x", ErrNoLeader),
 		fmt.Errorf("%w: x", ErrOutcomeUnknown),
 		fmt.Errorf("%w: x", ErrBadMembership),
+		fmt.Errorf("%w: x", ErrMemberNotFound),
 		&fsm.RevisionMismatchError{Namespace: "n", Key: "k", Expected: 3, Current: 7, Exists: true},
 		&fsm.TxnError{Ops: []fsm.OpError{
 			{Index: 0, Err: fmt.Errorf("%w: a", store.ErrConfigNotFound)},
@@ -45,7 +46,7 @@ func TestWire_ErrorsRoundTrip(t *testing.T) {
 		}
 		for _, sentinel := range []error{store.ErrNamespaceNotFound, store.ErrNamespaceExists, store.ErrNamespaceNotEmpty,
 			store.ErrSchemaNotFound, store.ErrSchemaConflict, store.ErrConfigNotFound, store.ErrRevisionNotFound,
-			store.ErrRevisionMismatch, ErrNoLeader, ErrOutcomeUnknown, ErrBadMembership} {
+			store.ErrRevisionMismatch, ErrNoLeader, ErrOutcomeUnknown, ErrBadMembership, ErrMemberNotFound} {
 			if errors.Is(out, sentinel) != errors.Is(in, sentinel) {
 				t.Fatalf("%v: errors.Is(%v) = %v after the hop", in, sentinel, errors.Is(out, sentinel))
 			}

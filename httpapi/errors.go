@@ -45,6 +45,7 @@ var errorCodes = []struct {
 	{cluster.ErrNoLeader, api.CodeNoLeader},
 	{cluster.ErrNotLeader, api.CodeNotLeader},
 	{cluster.ErrBadMembership, api.CodeBadRequest},
+	{cluster.ErrMemberNotFound, api.CodeMemberNotFound},
 	{store.ErrNotSnapshot, api.CodeInvalidSnapshot},
 	{cluster.ErrOutcomeUnknown, api.CodeOutcomeUnknown},
 	{cluster.ErrShutdown, api.CodeShuttingDown},

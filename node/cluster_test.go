@@ -423,6 +423,9 @@ func TestCluster_ReplicaAndNewVoter(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	put(t, tc.url(r), "z", 3) // 3 voters of 3 again: writes commit
+	if st, _ := call(t, http.MethodDelete, tc.url(0)+"/v1/cluster/members/nobody", nil, nil); st != http.StatusNotFound {
+		t.Fatalf("removing an unknown member: status %d, want 404", st)
+	}
 }
 
 func TestCluster_WipedNodeDoesNotBootstrapASecondCluster(t *testing.T) {
