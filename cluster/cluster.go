@@ -41,12 +41,17 @@ type Cluster struct {
 	members *membership
 
 	readyTerm atomic.Uint64 // term in which this leader committed its barrier
-	leaderRI  readIndexer   // leader side: one VerifyLeader per round
-	remoteRI  readIndexer   // follower side: one ReadIndex RPC per round
-	notifyCh  chan bool
-	stopCh    chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	// lastLogAtStart is the raft log's last index when the node started;
+	// caughtUp is set once the state has reached everything this node could
+	// have served before a restart (see Serving).
+	lastLogAtStart uint64
+	caughtUp       atomic.Bool
+	leaderRI       readIndexer // leader side: one VerifyLeader per round
+	remoteRI       readIndexer // follower side: one ReadIndex RPC per round
+	notifyCh       chan bool
+	stopCh         chan struct{}
+	wg             sync.WaitGroup
+	closeOnce      sync.Once
 
 	applyLatency prometheus.Histogram
 	forwarded    prometheus.Counter
@@ -165,6 +170,9 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (c *Cluster, err error) {
 			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
 		}
 		cfg.Logger.Info("bootstrapped a new cluster", "node_id", cfg.NodeID, "raft_addr", c.trans.LocalAddr())
+	}
+	if c.lastLogAtStart, err = c.logs.LastIndex(); err != nil {
+		return nil, fmt.Errorf("cluster: read raft log: %w", err)
 	}
 	c.raft, err = raft.NewRaft(rc, sm, cache, c.logs, c.snaps, c.trans)
 	if err != nil {
@@ -477,6 +485,9 @@ func (c *Cluster) Ready() error {
 	if c.raft.LastIndex() == 0 || c.raft.CommitIndex() == 0 {
 		return fmt.Errorf("%w: no log received from the leader yet", ErrNoLeader)
 	}
+	if err := c.Serving(); err != nil {
+		return err
+	}
 	// Compare raft's own applied index, not the FSM's: the entries a new
 	// leader commits (no-op, barrier) and configuration changes never reach
 	// the FSM, so on an idle follower the FSM's index can stay below the
@@ -485,6 +496,44 @@ func (c *Cluster) Ready() error {
 		return fmt.Errorf("%w: applied %d of %d committed entries", ErrNoLeader, applied, commit)
 	}
 	return nil
+}
+
+// Serving reports nil once this node's state may be served without a read
+// barrier (stale reads). The state file is written behind the acknowledged
+// state (the raft log is the durable record), so after a crash the file can
+// be older than what the node answered before it; stale reads must not go
+// back in time. A restarted node therefore serves stale reads only once it
+// has applied everything committed in its own log: up to the smaller of
+// its log's last index at start and the commit index it has learnt from a
+// leader. It stays serving from then on.
+func (c *Cluster) Serving() error {
+	if c.caughtUp.Load() {
+		return nil
+	}
+	ci := c.raft.CommitIndex()
+	if ci == 0 {
+		if c.lastLogAtStart == 0 && c.applied.Applied() == 0 {
+			return nil // a new node has served nothing yet: nothing to go back from
+		}
+		return fmt.Errorf("%w: catching up after a restart (no commit index from a leader yet)", ErrNoLeader)
+	}
+	target := min(c.lastLogAtStart, ci)
+	// Entries that never reach the state (no-ops, configuration) count as
+	// applied once raft has dispatched them.
+	if c.applied.Applied() >= target || (c.raft.AppliedIndex() >= target && c.fsmIdle()) {
+		c.caughtUp.Store(true)
+		return nil
+	}
+	return fmt.Errorf("%w: catching up after a restart (applied %d of %d)", ErrNoLeader, c.applied.Applied(), target)
+}
+
+// fsmIdle reports whether the state has applied every command raft handed
+// it, approximated by raft's last-applied stats: raft sets its applied index
+// when it hands a batch over, so give the state a moment to follow.
+func (c *Cluster) fsmIdle() bool {
+	before := c.applied.Applied()
+	time.Sleep(5 * time.Millisecond)
+	return c.applied.Applied() == before
 }
 
 // StaleInfo describes how current a stale read from this node can be.

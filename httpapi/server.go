@@ -40,6 +40,7 @@ type Cluster interface {
 	ReadBarrier(ctx context.Context) error
 	IsLeader() bool
 	Ready() error
+	Serving() error
 	Stale() cluster.StaleInfo
 	Status() cluster.Status
 	Members(ctx context.Context) ([]cluster.Member, error)
@@ -335,6 +336,9 @@ func (s *Server) read(c *gin.Context) (*store.View, error) {
 	case "", "linearizable":
 	case "stale":
 		linearizable = false
+		if err := s.cluster.Serving(); err != nil {
+			return nil, err // restarted and not caught up: an answer could go back in time
+		}
 		info := s.cluster.Stale()
 		c.Header(HeaderKnownLeader, strconv.FormatBool(info.KnownLeader))
 		c.Header(HeaderLastContact, strconv.FormatInt(info.LastContact.Milliseconds(), 10))
