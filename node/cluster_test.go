@@ -24,9 +24,10 @@ import (
 // TCP on loopback, real gossip, real bbolt files, real HTTP.
 
 type testCluster struct {
-	t     testing.TB
-	cfgs  []node.Config
-	nodes []*node.Node
+	t       testing.TB
+	cfgs    []node.Config
+	nodes   []*node.Node
+	started []string // node IDs started at least once
 }
 
 // freeAddr returns a loopback address with a port free at the moment (for
@@ -86,11 +87,30 @@ func startCluster(t testing.TB, n int) *testCluster {
 
 func (tc *testCluster) start(i int) {
 	tc.t.Helper()
-	n, err := node.Start(context.Background(), tc.cfgs[i])
-	if err != nil {
+	for attempt := 0; ; attempt++ {
+		n, err := node.Start(context.Background(), tc.cfgs[i])
+		if err == nil {
+			tc.nodes[i] = n
+			tc.started = append(tc.started, tc.cfgs[i].NodeID)
+			return
+		}
+		// A port picked free can be taken by another test before the node
+		// binds it; before a node's first start its addresses may change.
+		if strings.Contains(err.Error(), "address already in use") && attempt < 5 && !tc.startedBefore(tc.cfgs[i].NodeID) {
+			tc.cfgs[i].RaftAddr, tc.cfgs[i].GossipAddr = freeAddr(tc.t), freeAddr(tc.t)
+			continue
+		}
 		tc.t.Fatalf("start %s: %v", tc.cfgs[i].NodeID, err)
 	}
-	tc.nodes[i] = n
+}
+
+func (tc *testCluster) startedBefore(id string) bool {
+	for _, s := range tc.started {
+		if s == id {
+			return true
+		}
+	}
+	return false
 }
 
 // add starts one more node that joins the cluster.
