@@ -13,7 +13,8 @@ import (
 // Commit hands the transaction's events to the hub in O(1): it appends them
 // to a queue and signals one dispatcher goroutine. The dispatcher groups
 // them by revision (a transaction's changes form one Batch), finds the
-// subscriptions whose filter matches (an index by namespace), and offers
+// subscriptions whose filters match (an index by namespace, then by key for
+// filters that name one key), and offers
 // each its share with a non-blocking send into the subscription's bounded
 // buffer. A subscription whose buffer is full is cut: its channel is closed
 // and Cut reports the first revision it did not get, so its reader can
@@ -69,13 +70,28 @@ func (f *Filter) Match(ev *api.Event) bool {
 	return true
 }
 
-// filterBatch returns the events of b that match f, nil if none does. When
-// all match it returns b.Events itself, so that subscribers with the same
-// view of a batch share one slice (and readers can share its encoding).
-func (f *Filter) filterBatch(b Batch) []api.Event {
+// Filters is a set of filters: an event passes when any of them matches.
+// A multiplexed watch stream subscribes once with all its watches' filters.
+type Filters []Filter
+
+// Match reports whether any filter matches ev.
+func (fs Filters) Match(ev *api.Event) bool {
+	for i := range fs {
+		if fs[i].Match(ev) {
+			return true
+		}
+	}
+	return false
+}
+
+// filterBatch returns the events of b that fs matches, nil if none does.
+// When all match it returns b.Events itself, so that subscribers with the
+// same view of a batch share one slice (and readers can share its
+// encoding).
+func (fs Filters) filterBatch(b Batch) []api.Event {
 	n := 0
 	for i := range b.Events {
-		if f.Match(&b.Events[i]) {
+		if fs.Match(&b.Events[i]) {
 			n++
 		}
 	}
@@ -87,7 +103,7 @@ func (f *Filter) filterBatch(b Batch) []api.Event {
 	}
 	out := make([]api.Event, 0, n)
 	for i := range b.Events {
-		if f.Match(&b.Events[i]) {
+		if fs.Match(&b.Events[i]) {
 			out = append(out, b.Events[i])
 		}
 	}
@@ -104,11 +120,12 @@ type Subscription struct {
 	// subscription: C delivers revisions above it.
 	Start uint64
 
-	c      chan Batch
-	hub    *hub
-	filter Filter
-	cutAt  atomic.Uint64 // first revision not delivered; 0 while live
-	reason atomic.Value  // string
+	c       chan Batch
+	hub     *hub
+	filters Filters
+	offered uint64        // revision last offered; guarded by hub.subsMu
+	cutAt   atomic.Uint64 // first revision not delivered; 0 while live
+	reason  atomic.Value  // string
 }
 
 // Cut reports, once C is closed, the first revision the subscription did
@@ -141,7 +158,7 @@ type hub struct {
 	closed bool
 
 	subsMu     sync.Mutex
-	subs       map[string]map[*Subscription]struct{} // by namespace
+	subs       map[string]*nsSubs // by namespace
 	count      int
 	dispatched atomic.Uint64
 }
@@ -149,7 +166,7 @@ type hub struct {
 func newHub(applied uint64) *hub {
 	h := &hub{
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		subs: map[string]map[*Subscription]struct{}{},
+		subs: map[string]*nsSubs{},
 	}
 	h.dispatched.Store(applied)
 	go h.run()
@@ -194,52 +211,104 @@ func (h *hub) run() {
 	}
 }
 
+// nsSubs indexes one namespace's subscriptions: those whose filter names
+// one key are found by that key, so a write to one key costs nothing for
+// the thousands of watchers of other keys; the rest are offered every
+// batch of the namespace.
+type nsSubs struct {
+	byKey map[string]map[*Subscription]struct{}
+	rest  map[*Subscription]struct{}
+}
+
+func (h *hub) add(s *Subscription) {
+	for _, f := range s.filters {
+		n := h.subs[f.Namespace]
+		if n == nil {
+			n = &nsSubs{byKey: map[string]map[*Subscription]struct{}{}, rest: map[*Subscription]struct{}{}}
+			h.subs[f.Namespace] = n
+		}
+		if f.Key == "" {
+			n.rest[s] = struct{}{}
+			continue
+		}
+		m := n.byKey[f.Key]
+		if m == nil {
+			m = map[*Subscription]struct{}{}
+			n.byKey[f.Key] = m
+		}
+		m[s] = struct{}{}
+	}
+	h.count++
+}
+
 func (h *hub) dispatch(b Batch) {
 	h.subsMu.Lock()
 	defer h.subsMu.Unlock()
 	if b.Revision <= h.dispatched.Load() {
 		return // older than a restore
 	}
-	// A transaction can span namespaces; a subscription is indexed under
-	// its one namespace, so it is offered the batch once.
+	offer := func(sub *Subscription) {
+		if sub.offered == b.Revision {
+			return // a transaction reaches a subscription by several keys
+		}
+		sub.offered = b.Revision
+		evs := sub.filters.filterBatch(b)
+		if evs == nil {
+			return
+		}
+		select {
+		case sub.c <- Batch{Revision: b.Revision, Events: evs}:
+		default:
+			h.remove(sub, b.Revision, "slow consumer")
+		}
+	}
+	var seen map[string]bool // namespaces whose rest was offered
 	for i := range b.Events {
-		ns := b.Events[i].Namespace
-		if seenBefore(b.Events[:i], ns) {
+		ev := &b.Events[i]
+		n := h.subs[ev.Namespace]
+		if n == nil {
 			continue
 		}
-		for sub := range h.subs[ns] {
-			evs := sub.filter.filterBatch(b)
-			if evs == nil {
-				continue
+		if ev.Key != "" {
+			for sub := range n.byKey[ev.Key] {
+				offer(sub)
 			}
-			select {
-			case sub.c <- Batch{Revision: b.Revision, Events: evs}:
-			default:
-				h.remove(sub, b.Revision, "slow consumer")
-			}
+		}
+		if len(n.rest) == 0 || seen[ev.Namespace] {
+			continue
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		seen[ev.Namespace] = true
+		for sub := range n.rest {
+			offer(sub)
 		}
 	}
 	h.dispatched.Store(b.Revision)
 }
 
-func seenBefore(evs []api.Event, ns string) bool {
-	for i := range evs {
-		if evs[i].Namespace == ns {
-			return true
-		}
-	}
-	return false
-}
-
 // remove closes a subscription's channel; the caller holds subsMu.
 func (h *hub) remove(s *Subscription, cutAt uint64, reason string) {
-	m := h.subs[s.filter.Namespace]
-	if _, ok := m[s]; !ok {
+	if s.cutAt.Load() != 0 {
 		return
 	}
-	delete(m, s)
-	if len(m) == 0 {
-		delete(h.subs, s.filter.Namespace)
+	for _, f := range s.filters {
+		n := h.subs[f.Namespace]
+		if n == nil {
+			continue
+		}
+		if f.Key == "" {
+			delete(n.rest, s)
+		} else if m := n.byKey[f.Key]; m != nil {
+			delete(m, s)
+			if len(m) == 0 {
+				delete(n.byKey, f.Key)
+			}
+		}
+		if len(n.rest) == 0 && len(n.byKey) == 0 {
+			delete(h.subs, f.Namespace)
+		}
 	}
 	h.count--
 	s.reason.Store(reason)
@@ -255,13 +324,26 @@ func (h *hub) reset(applied uint64) {
 	h.mu.Unlock()
 	h.subsMu.Lock()
 	defer h.subsMu.Unlock()
-	cut := h.dispatched.Load() + 1
-	for _, m := range h.subs {
-		for s := range m {
-			h.remove(s, cut, "state restored")
+	h.removeAll(h.dispatched.Load()+1, "state restored")
+	h.dispatched.Store(applied)
+}
+
+// removeAll cuts every subscription; the caller holds subsMu.
+func (h *hub) removeAll(cutAt uint64, reason string) {
+	var all []*Subscription
+	for _, n := range h.subs {
+		for s := range n.rest {
+			all = append(all, s)
+		}
+		for _, m := range n.byKey {
+			for s := range m {
+				all = append(all, s)
+			}
 		}
 	}
-	h.dispatched.Store(applied)
+	for _, s := range all {
+		h.remove(s, cutAt, reason)
+	}
 }
 
 func (h *hub) close() {
@@ -276,37 +358,35 @@ func (h *hub) close() {
 	<-h.done
 	h.subsMu.Lock()
 	defer h.subsMu.Unlock()
-	cut := h.dispatched.Load() + 1
-	for _, m := range h.subs {
-		for s := range m {
-			h.remove(s, cut, "closed")
-		}
-	}
+	h.removeAll(h.dispatched.Load()+1, "closed")
 }
 
 // Subscribe registers a live subscription for the events f matches, with a
 // buffer of size batches (at least 1). The caller must Close it.
 func (s *Store) Subscribe(f Filter, size int) *Subscription {
+	return s.SubscribeAny(Filters{f}, size)
+}
+
+// SubscribeAny registers one live subscription for the events any of fs
+// matches (a multiplexed stream's watches), with a buffer of size batches
+// (at least 1). The caller must Close it.
+func (s *Store) SubscribeAny(fs Filters, size int) *Subscription {
 	h := s.hub
 	c := make(chan Batch, max(size, 1))
-	sub := &Subscription{C: c, c: c, hub: h, filter: f}
+	sub := &Subscription{C: c, c: c, hub: h, filters: fs}
 	h.subsMu.Lock()
 	defer h.subsMu.Unlock()
 	sub.Start = h.dispatched.Load()
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
-	if closed {
+	if closed || len(fs) == 0 {
 		sub.reason.Store("closed")
 		sub.cutAt.Store(sub.Start + 1)
 		close(c)
 		return sub
 	}
-	if h.subs[f.Namespace] == nil {
-		h.subs[f.Namespace] = map[*Subscription]struct{}{}
-	}
-	h.subs[f.Namespace][sub] = struct{}{}
-	h.count++
+	h.add(sub)
 	return sub
 }
 

@@ -62,6 +62,11 @@ func (s *Store) OldestRevision() (uint64, error) {
 // is older than the retained history, so a reader never skips deleted
 // events silently. It first waits for the file to hold the current view.
 func (s *Store) ScanEvents(from, to uint64, f Filter, limit int, fn func(Batch) error) (next uint64, err error) {
+	return s.ScanEventsAny(from, to, Filters{f}, limit, fn)
+}
+
+// ScanEventsAny is ScanEvents for the events any of fs matches.
+func (s *Store) ScanEventsAny(from, to uint64, f Filters, limit int, fn func(Batch) error) (next uint64, err error) {
 	from = max(from, 1)
 	next = from
 	if from > to {
