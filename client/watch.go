@@ -2,6 +2,7 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,7 +45,7 @@ func (e *CompactedError) Unwrap() error { return e.Err }
 
 // WatchOptions selects what a watch delivers.
 type WatchOptions struct {
-	// Namespace is required.
+	// Namespace is required, unless Watches is set.
 	Namespace string
 	// Key or Prefix narrows the watch to one config key or to the keys with
 	// the prefix; with neither, the whole namespace (configs, schemas and
@@ -63,6 +64,12 @@ type WatchOptions struct {
 	// while idle (0: 10s). A connection silent for three intervals is
 	// considered dead and replaced.
 	ProgressInterval time.Duration
+	// Watches, when set, multiplexes many watches on one stream (POST
+	// /v1/watch) instead of the one that Namespace, Key, Prefix and Kinds
+	// describe (which must then be empty): each batch holds the union of
+	// their events, and WatchBatch.Matches says which watch sees which.
+	// A server takes up to 1,000 watches per stream by default.
+	Watches []api.WatchSpec
 }
 
 // WatchBatch is the changes of one revision, delivered together. A progress
@@ -70,6 +77,9 @@ type WatchOptions struct {
 type WatchBatch struct {
 	Revision uint64
 	Events   []api.Event
+	// Matches, for a multiplexed watch (WatchOptions.Watches), maps each
+	// watch's ID to the indexes in Events of the events it sees.
+	Matches map[string][]int
 }
 
 // Watcher delivers a watch's batches on C in revision order, each once,
@@ -117,7 +127,10 @@ func (w *Watcher) Close() {
 // have neither gaps nor duplicates; it gives up only on an answer that a
 // retry cannot change (4xx, 410 included).
 func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error) {
-	if opts.Namespace == "" {
+	switch {
+	case len(opts.Watches) > 0 && (opts.Namespace != "" || opts.Key != "" || opts.Prefix != "" || len(opts.Kinds) > 0):
+		return nil, errors.New("client: watch: Watches excludes Namespace, Key, Prefix and Kinds")
+	case len(opts.Watches) == 0 && opts.Namespace == "":
 		return nil, errors.New("client: watch: Namespace is required")
 	}
 	if opts.ProgressInterval <= 0 {
@@ -173,6 +186,18 @@ func (ws *watchSession) connect(ctx context.Context, i int) (*streamBody, error)
 	}
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if len(ws.opts.Watches) > 0 {
+		u.RawQuery = ""
+		body, merr := json.Marshal(api.WatchRequest{Watches: ws.opts.Watches, FromRevision: ws.w.Next(),
+			Format: "ndjson", Progress: ws.opts.ProgressInterval.String()})
+		if merr != nil {
+			return nil, fmt.Errorf("client: watch: %w", merr)
+		}
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +297,7 @@ func (ws *watchSession) read(ctx context.Context, body *streamBody) (failed bool
 			if m.Revision < ws.w.Next() {
 				continue // already delivered (cannot happen with a correct server)
 			}
-			if !ws.deliver(ctx, WatchBatch{Revision: m.Revision, Events: m.Events}) {
+			if !ws.deliver(ctx, WatchBatch{Revision: m.Revision, Events: m.Events, Matches: m.Matches}) {
 				return false
 			}
 		case api.WatchProgress:

@@ -199,3 +199,29 @@ func TestCache_RelistsWhenItsResumePointWasCompacted(t *testing.T) {
 		t.Fatalf("after the re-list: %+v %v, stats %+v", e, ok, cache.Stats())
 	}
 }
+
+func TestWatch_MultiplexedWatchesOnOneStream(t *testing.T) {
+	c := mustNodeClient(t)
+	ctx := context.Background()
+	ns := mustNamespace(t, c, "watchmany")
+	mustSchema(t, c, ns, "svc", `{"type":"object","additionalProperties":true}`)
+	e1 := mustPut(t, c, ns, "app/a", "svc", `{"n":1}`)
+	if _, err := c.Watch(ctx, client.WatchOptions{Namespace: ns, Watches: []api.WatchSpec{{ID: "x", Namespace: ns}}}); err == nil {
+		t.Fatal("Watches with Namespace: no error")
+	}
+	w, err := c.Watch(ctx, client.WatchOptions{FromRevision: e1.ModifyRevision, Watches: []api.WatchSpec{
+		{ID: "a", Namespace: ns, Key: "app/a"},
+		{ID: "all", Namespace: ns, Prefix: "app/"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if b := nextBatch(t, w); b.Revision != e1.ModifyRevision || len(b.Matches["a"]) != 1 || len(b.Matches["all"]) != 1 {
+		t.Fatalf("first batch %+v", b)
+	}
+	e2 := mustPut(t, c, ns, "app/b", "svc", `{"n":2}`)
+	if b := nextBatch(t, w); b.Revision != e2.ModifyRevision || b.Matches["a"] != nil || len(b.Matches["all"]) != 1 {
+		t.Fatalf("second batch %+v", b)
+	}
+}

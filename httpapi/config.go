@@ -23,7 +23,8 @@ type Limits struct {
 	MaxSnapshotBytes int64
 
 	// Watch limits (watch.go). A zero value means the default.
-	WatchMaxPerClient     int           // blocking queries + streams per client IP (4096) → 429 too_many_watchers
+	WatchMaxPerClient     int           // blocking queries + streams + multiplexed watches per client IP (4096) → 429 too_many_watchers
+	WatchMaxPerStream     int           // watches of one multiplexed stream, POST /v1/watch (1000) → 400 bad_request
 	WatchBufferBatches    int           // revisions buffered per stream before it is cut (64)
 	WatchProgressInterval time.Duration // progress events of an idle stream (10s)
 	WatchDefaultWait      time.Duration // wait of a blocking query without ?wait (5m)

@@ -176,6 +176,7 @@ func (s *Server) routes() {
 
 	v1.POST("/batch", s.batch)
 	get(v1, "/watch", s.watchStream)
+	v1.POST("/watch", s.watchStreamMulti)
 }
 
 func (s *Server) health(c *gin.Context) {

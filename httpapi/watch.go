@@ -23,8 +23,8 @@ type Watcher interface {
 	View() *store.View
 	AppliedCh() <-chan struct{}
 	AbandonCh() <-chan struct{}
-	Subscribe(f store.Filter, size int) *store.Subscription
-	ScanEvents(from, to uint64, f store.Filter, limit int, fn func(store.Batch) error) (uint64, error)
+	SubscribeAny(fs store.Filters, size int) *store.Subscription
+	ScanEventsAny(from, to uint64, fs store.Filters, limit int, fn func(store.Batch) error) (uint64, error)
 	OldestRevision() (uint64, error)
 }
 
@@ -39,12 +39,13 @@ const replayPage = 1000
 // watchState is the API's watch machinery: limits, counts per client and
 // the shutdown signal.
 type watchState struct {
-	w           Watcher
-	maxPer      int
-	buffer      int
-	progress    time.Duration
-	defaultWait time.Duration
-	maxWait     time.Duration
+	w            Watcher
+	maxPer       int
+	maxPerStream int
+	buffer       int
+	progress     time.Duration
+	defaultWait  time.Duration
+	maxWait      time.Duration
 
 	mu      sync.Mutex
 	clients map[string]int
@@ -99,7 +100,7 @@ func (ws *watchState) encoded(m api.WatchMessage, ndjson bool) ([]byte, error) {
 
 func newWatchState(st State, l Limits) *watchState {
 	ws := &watchState{
-		maxPer: l.WatchMaxPerClient, buffer: l.WatchBufferBatches, progress: l.WatchProgressInterval,
+		maxPer: l.WatchMaxPerClient, maxPerStream: l.WatchMaxPerStream, buffer: l.WatchBufferBatches, progress: l.WatchProgressInterval,
 		defaultWait: l.WatchDefaultWait, maxWait: l.WatchMaxWait,
 		clients: map[string]int{}, servers: map[*http.Server]chan struct{}{}, enc: map[encKey][]byte{},
 	}
@@ -109,6 +110,9 @@ func newWatchState(st State, l Limits) *watchState {
 	}
 	if ws.maxPer <= 0 {
 		ws.maxPer = 4096
+	}
+	if ws.maxPerStream <= 0 {
+		ws.maxPerStream = 1000
 	}
 	if ws.buffer <= 0 {
 		ws.buffer = 64
@@ -126,21 +130,22 @@ func newWatchState(st State, l Limits) *watchState {
 	return ws
 }
 
-// acquire counts one blocking query or stream of a client; release undoes
-// it.
-func (ws *watchState) acquire(client string) (release func(), err error) {
+// acquire counts n watchers of a client (a blocking query, a stream, or
+// the watches of a multiplexed stream); release undoes it.
+func (ws *watchState) acquire(client string, n int) (release func(), err error) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	if ws.clients[client] >= ws.maxPer {
-		return nil, apiErr(api.CodeTooManyWatchers, "client %s already holds %d blocking queries and watch streams", client, ws.maxPer)
+	if ws.clients[client]+n > ws.maxPer {
+		return nil, apiErr(api.CodeTooManyWatchers, "client %s holds %d of at most %d blocking queries and watches; %d more refused",
+			client, ws.clients[client], ws.maxPer, n)
 	}
-	ws.clients[client]++
+	ws.clients[client] += n
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			ws.mu.Lock()
 			defer ws.mu.Unlock()
-			if ws.clients[client]--; ws.clients[client] <= 0 {
+			if ws.clients[client] -= n; ws.clients[client] <= 0 {
 				delete(ws.clients, client)
 			}
 		})
@@ -172,102 +177,199 @@ type noWatcher struct{ State }
 
 func (n noWatcher) AppliedCh() <-chan struct{} { return nil }
 func (n noWatcher) AbandonCh() <-chan struct{} { return nil }
-func (n noWatcher) Subscribe(store.Filter, int) *store.Subscription {
+func (n noWatcher) SubscribeAny(store.Filters, int) *store.Subscription {
 	return nil
 }
-func (n noWatcher) ScanEvents(uint64, uint64, store.Filter, int, func(store.Batch) error) (uint64, error) {
+func (n noWatcher) ScanEventsAny(uint64, uint64, store.Filters, int, func(store.Batch) error) (uint64, error) {
 	return 0, errors.New("httpapi: state does not keep events")
 }
 func (n noWatcher) OldestRevision() (uint64, error) { return 1, nil }
 
-// watchRequest is a parsed GET /v1/watch.
+// watchRequest is a parsed GET or POST /v1/watch.
 type watchRequest struct {
-	filter   store.Filter
+	filters store.Filters
+	// ids names each filter's watch on a multiplexed stream (POST); nil
+	// for GET, whose messages carry no Matches.
+	ids      []string
 	start    uint64 // first revision wanted; 0: from now
 	ndjson   bool
 	progress time.Duration
 }
 
-func (s *Server) parseWatch(c *gin.Context) (*watchRequest, error) {
-	ns := c.Query("namespace")
+// watchFilter builds and checks the filter of one watch.
+func watchFilter(ns, key, prefix string, kinds []string) (store.Filter, error) {
 	if ns == "" {
-		return nil, apiErr(api.CodeBadRequest, "namespace is required")
+		return store.Filter{}, apiErr(api.CodeBadRequest, "namespace is required")
 	}
 	if err := api.ValidateName(ns); err != nil {
-		return nil, err
+		return store.Filter{}, err
 	}
-	wr := &watchRequest{filter: store.Filter{Namespace: ns}, progress: s.watch.progress}
-	key, prefix := c.Query("key"), c.Query("prefix")
+	f := store.Filter{Namespace: ns}
 	switch {
 	case key != "" && prefix != "":
-		return nil, apiErr(api.CodeBadRequest, "key and prefix exclude each other")
+		return f, apiErr(api.CodeBadRequest, "key and prefix exclude each other")
 	case key != "":
 		if err := api.ValidateKey(key); err != nil {
-			return nil, err
+			return f, err
 		}
-		wr.filter.Key = key
-		wr.filter.Kinds = []string{api.KindConfig}
+		f.Key = key
+		f.Kinds = []string{api.KindConfig}
 	case prefix != "":
-		wr.filter.Prefix = prefix
-		wr.filter.Kinds = []string{api.KindConfig}
+		if len(prefix) > api.MaxKeyLen {
+			return f, apiErr(api.CodeBadRequest, "prefix longer than %d bytes", api.MaxKeyLen)
+		}
+		f.Prefix = prefix
+		f.Kinds = []string{api.KindConfig}
 	}
-	if k := c.Query("kinds"); k != "" {
-		wr.filter.Kinds = nil
-		for _, kind := range strings.Split(k, ",") {
+	if len(kinds) > 0 {
+		f.Kinds = nil
+		for _, kind := range kinds {
 			switch kind {
 			case api.KindConfig, api.KindSchema, api.KindNamespace:
-				wr.filter.Kinds = append(wr.filter.Kinds, kind)
+				f.Kinds = append(f.Kinds, kind)
 			default:
-				return nil, apiErr(api.CodeBadRequest, "kinds lists config, schema or namespace, not %q", kind)
+				return f, apiErr(api.CodeBadRequest, "kinds lists config, schema or namespace, not %q", kind)
 			}
 		}
 	}
-	from, err := queryUint(c, "from_revision")
-	if err != nil {
-		return nil, err
-	}
-	wr.start = from
-	if id := c.GetHeader("Last-Event-ID"); id != "" {
-		n, err := strconv.ParseUint(id, 10, 64)
-		if err != nil {
-			return nil, apiErr(api.CodeBadRequest, "Last-Event-ID must be a revision number")
-		}
-		wr.start = n + 1
-	}
-	switch c.Query("format") {
+	return f, nil
+}
+
+// watchFormat parses the format and progress options shared by GET and
+// POST.
+func (s *Server) watchFormat(c *gin.Context, wr *watchRequest, format, progress string) error {
+	switch format {
 	case "":
 		wr.ndjson = strings.Contains(c.GetHeader("Accept"), "application/x-ndjson")
 	case "ndjson":
 		wr.ndjson = true
 	case "sse":
 	default:
-		return nil, apiErr(api.CodeBadRequest, "format must be sse or ndjson")
+		return apiErr(api.CodeBadRequest, "format must be sse or ndjson")
 	}
-	if p := c.Query("progress"); p != "" {
-		d, err := time.ParseDuration(p)
+	wr.progress = s.watch.progress
+	if progress != "" {
+		d, err := time.ParseDuration(progress)
 		if err != nil || d < 50*time.Millisecond {
-			return nil, apiErr(api.CodeBadRequest, "progress must be a duration of at least 50ms")
+			return apiErr(api.CodeBadRequest, "progress must be a duration of at least 50ms")
 		}
 		wr.progress = d
+	}
+	if id := c.GetHeader("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			return apiErr(api.CodeBadRequest, "Last-Event-ID must be a revision number")
+		}
+		wr.start = n + 1
+	}
+	return nil
+}
+
+func (s *Server) parseWatch(c *gin.Context) (*watchRequest, error) {
+	var kinds []string
+	if k := c.Query("kinds"); k != "" {
+		kinds = strings.Split(k, ",")
+	}
+	f, err := watchFilter(c.Query("namespace"), c.Query("key"), c.Query("prefix"), kinds)
+	if err != nil {
+		return nil, err
+	}
+	wr := &watchRequest{filters: store.Filters{f}}
+	from, err := queryUint(c, "from_revision")
+	if err != nil {
+		return nil, err
+	}
+	wr.start = from
+	if err := s.watchFormat(c, wr, c.Query("format"), c.Query("progress")); err != nil {
+		return nil, err
 	}
 	return wr, nil
 }
 
-// watchStream serves GET /v1/watch: the history from the start revision,
-// then live changes, as Server-Sent Events or NDJSON. See api.WatchMessage
-// and docs/watch.md for the contract.
-//
-// The subscription is registered before the history is read: it delivers
-// the batches after its Start, and the replay covers start..Start, so the
-// switch-over has neither gap nor duplicate. Each message is written with
-// its own write deadline, and a reader slower than the subscription's
-// buffer is cut with a resume point.
+// parseWatchBody parses POST /v1/watch: an api.WatchRequest.
+func (s *Server) parseWatchBody(c *gin.Context) (*watchRequest, error) {
+	var req api.WatchRequest
+	ok, err := s.decodeBody(c, &req)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || len(req.Watches) == 0 {
+		return nil, apiErr(api.CodeBadRequest, "the body lists at least one watch")
+	}
+	if max := s.watch.maxPerStream; len(req.Watches) > max {
+		return nil, apiErr(api.CodeBadRequest, "%d watches in one stream; at most %d", len(req.Watches), max)
+	}
+	wr := &watchRequest{start: req.FromRevision}
+	seen := make(map[string]bool, len(req.Watches))
+	for i, w := range req.Watches {
+		if w.ID == "" || len(w.ID) > 64 {
+			return nil, apiErr(api.CodeBadRequest, "watches[%d]: id must be 1 to 64 bytes", i)
+		}
+		if seen[w.ID] {
+			return nil, apiErr(api.CodeBadRequest, "watches[%d]: id %q is used twice", i, w.ID)
+		}
+		seen[w.ID] = true
+		f, err := watchFilter(w.Namespace, w.Key, w.Prefix, w.Kinds)
+		if err != nil {
+			return nil, fmt.Errorf("watches[%d] (%s): %w", i, w.ID, err)
+		}
+		wr.filters = append(wr.filters, f)
+		wr.ids = append(wr.ids, w.ID)
+	}
+	if err := s.watchFormat(c, wr, req.Format, req.Progress); err != nil {
+		return nil, err
+	}
+	return wr, nil
+}
+
+// eventsMessage is the events message of one batch; on a multiplexed
+// stream it says which watch sees which event.
+func (wr *watchRequest) eventsMessage(b store.Batch) api.WatchMessage {
+	m := api.WatchMessage{Type: api.WatchEvents, Revision: b.Revision, Events: b.Events}
+	if wr.ids == nil {
+		return m
+	}
+	m.Matches = map[string][]int{}
+	for i, f := range wr.filters {
+		for j := range b.Events {
+			if f.Match(&b.Events[j]) {
+				m.Matches[wr.ids[i]] = append(m.Matches[wr.ids[i]], j)
+			}
+		}
+	}
+	return m
+}
+
+// watchStream serves GET /v1/watch: one watch given by query parameters.
 func (s *Server) watchStream(c *gin.Context) {
 	wr, err := s.parseWatch(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	s.serveWatch(c, wr)
+}
+
+// watchStreamMulti serves POST /v1/watch: many watches on one stream.
+func (s *Server) watchStreamMulti(c *gin.Context) {
+	wr, err := s.parseWatchBody(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.serveWatch(c, wr)
+}
+
+// serveWatch serves a watch stream: the history from the start revision,
+// then live changes, as Server-Sent Events or NDJSON. See api.WatchMessage
+// for the contract.
+//
+// The subscription is registered before the history is read: it delivers
+// the batches after its Start, and the replay covers start..Start, so the
+// switch-over has neither gap nor duplicate. Each message is written with
+// its own write deadline, and a reader slower than the subscription's
+// buffer is cut with a resume point.
+func (s *Server) serveWatch(c *gin.Context, wr *watchRequest) {
 	w := s.watch.w
 	if _, ok := w.(noWatcher); ok {
 		s.fail(c, apiErr(api.CodeShuttingDown, "this node does not serve watches"))
@@ -279,13 +381,13 @@ func (s *Server) watchStream(c *gin.Context) {
 			return
 		}
 	}
-	release, err := s.watch.acquire(c.ClientIP())
+	release, err := s.watch.acquire(c.ClientIP(), len(wr.filters))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	defer release()
-	sub := w.Subscribe(wr.filter, s.watch.buffer)
+	sub := w.SubscribeAny(wr.filters, s.watch.buffer)
 	defer sub.Close()
 	if wr.start > 0 {
 		oldest, err := w.OldestRevision()
@@ -316,9 +418,9 @@ func (s *Server) watchStream(c *gin.Context) {
 	if wr.start > 0 {
 		pos = wr.start - 1
 		for from := wr.start; from <= sub.Start; {
-			next, err := w.ScanEvents(from, sub.Start, wr.filter, replayPage, func(b store.Batch) error {
+			next, err := w.ScanEventsAny(from, sub.Start, wr.filters, replayPage, func(b store.Batch) error {
 				pos = b.Revision
-				return out.send(api.WatchMessage{Type: api.WatchEvents, Revision: b.Revision, Events: b.Events})
+				return out.send(wr.eventsMessage(b))
 			})
 			if err != nil {
 				if errors.Is(err, store.ErrCompacted) {
@@ -349,7 +451,12 @@ func (s *Server) watchStream(c *gin.Context) {
 			if b.Revision < wr.start {
 				continue
 			}
-			msg, err := s.watch.encoded(api.WatchMessage{Type: api.WatchEvents, Revision: b.Revision, Events: b.Events}, wr.ndjson)
+			var msg []byte
+			if wr.ids == nil {
+				msg, err = s.watch.encoded(wr.eventsMessage(b), wr.ndjson)
+			} else {
+				msg, err = encodeMessage(wr.eventsMessage(b), wr.ndjson)
+			}
 			if err != nil || out.write(msg) != nil {
 				return
 			}

@@ -100,7 +100,7 @@ func (s *Server) block(c *gin.Context, bq *blockingQuery) (*store.View, error) {
 		c.Header(HeaderAnswerIndex, strconv.FormatUint(rev, 10))
 		return v, nil
 	}
-	release, err := s.watch.acquire(c.ClientIP())
+	release, err := s.watch.acquire(c.ClientIP(), 1)
 	if err != nil {
 		return nil, err
 	}

@@ -70,6 +70,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds per workload: 2 = A B A B")
 	flag.StringVar(&watchers, "watchers", "1000,10000", "watch fan-out sizes, comma-separated")
 	flag.Float64Var(&o.watchRate, "watch-rate", 100, "writes per second during watch fan-out")
+	flag.IntVar(&target.WatchesPerStream, "watches-per-stream", target.WatchesPerStream, "schemakv watchers multiplexed on one stream (POST /v1/watch), as etcd's client multiplexes watches on one gRPC stream; 1 = a stream per watcher")
 	flag.IntVar(&o.entries, "entries", 100000, "entries loaded before measuring RSS")
 	flag.StringVar(&restart, "restart-entries", "100000", "entry counts for the restart test (add 1000000 for the long one)")
 	flag.BoolVar(&o.quick, "quick", false, "short run (~3 min): -d 2s -watch-d 3s -watchers 1000 -entries 20000 -restart-entries 20000")

@@ -35,6 +35,7 @@ type Schemakv struct {
 	procs []*procs.Proc
 	hc    *http.Client // requests with a bounded answer
 	wc    *http.Client // watch streams
+	mux   watchMux     // multiplexed watch streams being filled
 }
 
 // StartSchemakv starts len(cfg.IPs) nodes (with --bootstrap-expect N and
@@ -246,6 +247,9 @@ func (s *Schemakv) Get(ctx context.Context, node int, key string, c Consistency)
 // revision is read from each message's "id:" line, so the client does not
 // decode the JSON body (the server still encodes it).
 func (s *Schemakv) Watch(ctx context.Context, node int, prefix string, created func(), onEvent func(uint64)) error {
+	if WatchesPerStream > 1 {
+		return s.watchMuxed(ctx, node, prefix, created, onEvent)
+	}
 	u := s.urls[node] + "/v1/watch?namespace=" + Namespace + "&prefix=" + url.QueryEscape(prefix) + "&format=sse"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
