@@ -219,6 +219,14 @@ func (ws *watchSession) connect(ctx context.Context, i int) (*streamBody, error)
 		}
 		return nil, err
 	}
+	// A watch "from now" is from the revision the stream started after
+	// (its X-Schemakv-Index): a reconnect before the first message then
+	// resumes there instead of skipping what happened in between.
+	if ws.w.Next() == 0 {
+		if idx, err := strconv.ParseUint(resp.Header.Get("X-Schemakv-Index"), 10, 64); err == nil {
+			ws.setNext(idx + 1)
+		}
+	}
 	return &streamBody{resp: resp, r: bufio.NewReaderSize(resp.Body, 64<<10)}, nil
 }
 
