@@ -208,4 +208,8 @@ func (c *Config) fillDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.TLS != nil && c.TLS.MinVersion < tls.VersionTLS12 {
+		c.TLS = c.TLS.Clone()
+		c.TLS.MinVersion = tls.VersionTLS12
+	}
 }

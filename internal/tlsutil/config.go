@@ -1,6 +1,7 @@
 package tlsutil
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -118,4 +119,13 @@ func ParseGossipKey(s string) ([]byte, error) {
 		return key, nil
 	}
 	return nil, fmt.Errorf("tlsutil: gossip key is %d bytes; want 16, 24 or 32", len(key))
+}
+
+// NewGossipKey returns a random 32-byte gossip key, base64 encoded.
+func NewGossipKey() (string, error) {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return "", fmt.Errorf("tlsutil: gossip key: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(k), nil
 }
