@@ -1,9 +1,12 @@
 package cluster
 
 import (
+	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
+	"net/rpc"
 	"testing"
 	"time"
 
@@ -219,5 +222,61 @@ func TestConfig_ValidateTLS(t *testing.T) {
 	cfg.GossipKey = make([]byte, 17)
 	if err := cfg.Validate(); err == nil {
 		t.Fatal("17-byte gossip key accepted")
+	}
+}
+
+// statusOnly is an RPC service with the shape of the cluster's, answering
+// Status only.
+type statusOnly struct{}
+
+func (statusOnly) Status(_ StatusArgs, reply *StatusReply) error {
+	reply.Status = Status{NodeID: "n1"}
+	return nil
+}
+
+// Forwarding (the pooled and the one-shot RPC clients) reaches a TLS node
+// only with a certificate from the cluster CA.
+func TestRPC_TLSForwardingNeedsClusterCert(t *testing.T) {
+	ca, foreign := mustCA(t), mustCA(t)
+	m, err := newMux("127.0.0.1:0", "", mustClusterTLS(t, ca, ca, nodeReq("n1")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := rpc.NewServer()
+	if err := srv.RegisterName("Cluster", statusOnly{}); err != nil {
+		t.Fatal(err)
+	}
+	m.serve(serveRPC(srv))
+	t.Cleanup(func() { _ = m.close() })
+	addr := m.ln.Addr().String()
+
+	call := func(cfg *tls.Config) error {
+		p := &rpcClients{clients: map[string]*rpc.Client{}, timeout: 2 * time.Second, tls: cfg}
+		defer p.closeAll()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		var r1, r2 StatusReply
+		if err := p.call(ctx, addr, "Status", StatusArgs{}, &r1); err != nil {
+			return err
+		}
+		if err := p.callOnce(ctx, addr, "Status", StatusArgs{}, &r2); err != nil {
+			return err
+		}
+		if r1.Status.NodeID != "n1" || r2.Status.NodeID != "n1" {
+			return fmt.Errorf("wrong answer %+v %+v", r1, r2)
+		}
+		return nil
+	}
+	for name, cfg := range map[string]*tls.Config{
+		"plain":      nil,
+		"foreign CA": mustClusterTLS(t, foreign, ca, nodeReq("n2")),
+		"expired":    mustClusterTLS(t, ca, ca, expiredReq("n2")),
+	} {
+		if err := call(cfg); err == nil {
+			t.Errorf("%s: forwarded", name)
+		}
+	}
+	if err := call(mustClusterTLS(t, ca, ca, nodeReq("n2"))); err != nil {
+		t.Fatalf("good peer: %v", err)
 	}
 }
