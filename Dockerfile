@@ -24,7 +24,11 @@
 # it unset in a container on one network: memberlist then advertises the
 # container's private IP. On several networks, set it.
 #
-# A single node: docker run -p 127.0.0.1:7400:7400 -e SCHEMAKV_RAFT_ADVERTISE=127.0.0.1:7401 schemakv:dev
+# Binding every interface, a node refuses to start without TLS (HTTP and
+# cluster port) and a gossip key unless SCHEMAKV_INSECURE_PLAINTEXT=true says
+# plain text is meant (README "TLS and encryption").
+#
+# A single node: docker run -p 127.0.0.1:7400:7400 -e SCHEMAKV_RAFT_ADVERTISE=127.0.0.1:7401 -e SCHEMAKV_INSECURE_PLAINTEXT=true schemakv:dev
 
 # Two empty directories owned by the runtime user: a scratch image has no
 # shell to chown them, but COPY --chown of a directory from another stage
