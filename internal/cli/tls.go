@@ -144,6 +144,14 @@ a node).`,
 			if name == "" {
 				return usagef("--name is required")
 			}
+			// The CA's files default to the ones `tls ca create --dir`
+			// wrote into the same directory.
+			if !cmd.Flags().Changed("ca") {
+				caFile = filepath.Join(dir, caFile)
+			}
+			if !cmd.Flags().Changed("ca-key") {
+				caKey = filepath.Join(dir, caKey)
+			}
 			caCert, err := os.ReadFile(caFile)
 			if err != nil {
 				return usagef("--ca: %v", err)
@@ -167,8 +175,8 @@ a node).`,
 	}
 	cf := certCreate.Flags()
 	cf.StringVar(&dir, "dir", ".", "directory to write the files to")
-	cf.StringVar(&caFile, "ca", "schemakv-ca.pem", "the CA certificate")
-	cf.StringVar(&caKey, "ca-key", "schemakv-ca-key.pem", "the CA private key")
+	cf.StringVar(&caFile, "ca", "schemakv-ca.pem", "the CA certificate (default: in --dir)")
+	cf.StringVar(&caKey, "ca-key", "schemakv-ca-key.pem", "the CA private key (default: in --dir)")
 	cf.StringVar(&name, "name", "", "node (or client) name; also the file name")
 	cf.StringSliceVar(&dns, "dns", nil, "extra DNS names (comma-separated or repeated)")
 	cf.IPSliceVar(&ips, "ip", nil, "extra IP addresses (comma-separated or repeated)")
