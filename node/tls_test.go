@@ -180,7 +180,7 @@ func TestCluster_MutualTLSKeepsBadNodesOut(t *testing.T) {
 		tc.start(i)
 	}
 	t.Cleanup(tc.closeAll)
-	leader := tc.waitLeader()
+	tc.waitLeader()
 	// A write through a follower is forwarded to the leader over TLS.
 	f := tc.follower()
 	mustOK(t, http.MethodPut, tc.url(f)+"/v1/namespaces/app", nil, nil)
@@ -261,7 +261,7 @@ func TestCluster_MutualTLSKeepsBadNodesOut(t *testing.T) {
 	// Several reconcile rounds and heartbeats: time for anything that
 	// could get in to do so.
 	for i := 0; i < 5; i++ {
-		leader = goodLeader()
+		leader := goodLeader()
 		mustOK(t, http.MethodPut, fmt.Sprintf("%s/v1/namespaces/ns%d", tc.url(leader), i), nil, nil)
 		time.Sleep(300 * time.Millisecond)
 	}

@@ -136,7 +136,7 @@ func TestCLI_TLSFlags(t *testing.T) {
 	if code != exitError || !strings.Contains(stderr, "unknown authority") {
 		t.Fatalf("without the CA: exit %d %s", code, stderr)
 	}
-	code, stdout, stderr := run(t, "", "--addr", addr, "--ca-cert", p("schemakv-ca.pem"),
+	code, _, stderr = run(t, "", "--addr", addr, "--ca-cert", p("schemakv-ca.pem"),
 		"--client-cert", p("alice.pem"), "--client-key", p("alice-key.pem"), "ns", "create", "secure")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -145,7 +145,7 @@ func TestCLI_TLSFlags(t *testing.T) {
 	t.Setenv("SCHEMAKV_CA_CERT", p("schemakv-ca.pem"))
 	t.Setenv("SCHEMAKV_CLIENT_CERT", p("alice.pem"))
 	t.Setenv("SCHEMAKV_CLIENT_KEY", p("alice-key.pem"))
-	code, stdout, stderr = run(t, "", "--addr", addr, "ns", "get", "secure")
+	code, stdout, stderr := run(t, "", "--addr", addr, "ns", "get", "secure")
 	if code != exitOK || !strings.Contains(stdout, "secure") {
 		t.Fatalf("env: exit %d: %s %s", code, stdout, stderr)
 	}
