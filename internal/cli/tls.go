@@ -197,7 +197,103 @@ a node).`,
 			return err
 		},
 	}
-	cmd.AddCommand(ca, certCmd, gossip)
+	cmd.AddCommand(ca, certCmd, gossip, newTLSInitCmd())
+	return cmd
+}
+
+// newTLSInitCmd is `schemakv tls init`: everything a cluster needs in one
+// directory, made only where missing, so that it can run at every start of
+// a container set (the image has no shell to script the steps).
+func newTLSInitCmd() *cobra.Command {
+	var dir string
+	var nodes, clients []string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Make what is missing in --dir: a CA, node and client certificates, gossip.key",
+		Long: `Make what is missing in --dir: the CA (schemakv-ca.pem and
+schemakv-ca-key.pem), a node certificate <name>.pem and <name>-key.pem for
+every --node (valid for server.schemakv, the name, localhost and 127.0.0.1),
+a client certificate for every --client, and gossip.key. Files that exist
+are kept, so running it again changes nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			exists := func(name string) (bool, error) {
+				_, err := os.Stat(filepath.Join(dir, name))
+				if err == nil {
+					return true, nil
+				}
+				if errors.Is(err, os.ErrNotExist) {
+					return false, nil
+				}
+				return false, err
+			}
+			has, err := exists("schemakv-ca.pem")
+			if err != nil {
+				return err
+			}
+			if !has {
+				cert, key, err := tlsutil.NewCA("schemakv CA", 0)
+				if err != nil {
+					return err
+				}
+				if err := writePair(cmd, dir, "schemakv-ca", cert, key); err != nil {
+					return err
+				}
+			}
+			caCert, err := os.ReadFile(filepath.Join(dir, "schemakv-ca.pem"))
+			if err != nil {
+				return err
+			}
+			caKey, err := os.ReadFile(filepath.Join(dir, "schemakv-ca-key.pem"))
+			if err != nil {
+				return fmt.Errorf("the CA's key is needed to issue certificates: %w", err)
+			}
+			issue := func(name string, req tlsutil.CertRequest) error {
+				if strings.ContainsAny(name, `/\`) || name == "" || name == "schemakv-ca" || name == "gossip" {
+					return usagef("invalid name %q", name)
+				}
+				has, err := exists(name + ".pem")
+				if err != nil || has {
+					return err
+				}
+				cert, key, err := tlsutil.IssueCert(caCert, caKey, req)
+				if err != nil {
+					return err
+				}
+				return writePair(cmd, dir, name, cert, key)
+			}
+			for _, n := range nodes {
+				if err := issue(n, tlsutil.NodeRequest(n, nil, nil)); err != nil {
+					return err
+				}
+			}
+			for _, c := range clients {
+				if err := issue(c, tlsutil.CertRequest{CommonName: c, DNSNames: []string{c}, Client: true}); err != nil {
+					return err
+				}
+			}
+			if has, err = exists("gossip.key"); err != nil {
+				return err
+			}
+			if !has {
+				k, err := tlsutil.NewGossipKey()
+				if err != nil {
+					return err
+				}
+				path := filepath.Join(dir, "gossip.key")
+				if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+					return fmt.Errorf("write %s: %w", path, err)
+				}
+				fmt.Fprintf(out, "wrote %s\n", path)
+			}
+			fmt.Fprintf(out, "%s is ready\n", dir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", ".", "directory for the files")
+	cmd.Flags().StringSliceVar(&nodes, "node", nil, "node names (comma-separated or repeated)")
+	cmd.Flags().StringSliceVar(&clients, "client", nil, "client certificate names (comma-separated or repeated)")
 	return cmd
 }
 

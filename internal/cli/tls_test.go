@@ -150,3 +150,32 @@ func TestCLI_TLSFlags(t *testing.T) {
 		t.Fatalf("env: exit %d: %s %s", code, stdout, stderr)
 	}
 }
+
+func TestTLSInit_MakesWhatIsMissingOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	if code, _, stderr := run(t, "", "tls", "init", "--dir", dir, "--node", "n1,n2", "--client", "ops"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	read := func(f string) string {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	ca, n1, key := read("schemakv-ca.pem"), read("n1.pem"), read("gossip.key")
+	if _, err := tlsutil.ParseGossipKey(key); err != nil {
+		t.Fatal(err)
+	}
+	// Again, with one more node: the existing files stay, n3 is added and
+	// signed by the same CA.
+	if code, _, stderr := run(t, "", "tls", "init", "--dir", dir, "--node", "n1,n2,n3"); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if read("schemakv-ca.pem") != ca || read("n1.pem") != n1 || read("gossip.key") != key {
+		t.Fatal("tls init replaced an existing file")
+	}
+	if _, err := tlsutil.ClusterConfig(filepath.Join(dir, "schemakv-ca.pem"), filepath.Join(dir, "n3.pem"), filepath.Join(dir, "n3-key.pem")); err != nil {
+		t.Fatal(err)
+	}
+}
