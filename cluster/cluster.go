@@ -69,7 +69,7 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (c *Cluster, err error) {
 	}
 	c = &Cluster{
 		cfg: cfg, applied: applied,
-		rpc:      &rpcClients{clients: map[string]*rpc.Client{}, timeout: 2 * time.Second},
+		rpc:      &rpcClients{clients: map[string]*rpc.Client{}, timeout: 2 * time.Second, tls: cfg.TLS},
 		notifyCh: make(chan bool, 16),
 		stopCh:   make(chan struct{}),
 		applyLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -120,7 +120,7 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: snapshot store: %w", err)
 	}
-	c.mux, err = newMux(cfg.BindAddr, cfg.AdvertiseAddr)
+	c.mux, err = newMux(cfg.BindAddr, cfg.AdvertiseAddr, cfg.TLS, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -232,6 +233,7 @@ type rpcClients struct {
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
 	timeout time.Duration
+	tls     *tls.Config // nil: plain TCP
 }
 
 // errNotSent marks a call that certainly did not reach the peer (the dial
@@ -245,7 +247,7 @@ func (p *rpcClients) get(addr string) (*rpc.Client, error) {
 	if ok {
 		return c, nil
 	}
-	conn, err := dial(addr, connRPC, p.timeout)
+	conn, err := dial(addr, connRPC, p.timeout, p.tls)
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %v", errNotSent, addr, err)
 	}
@@ -297,7 +299,7 @@ func (p *rpcClients) call(ctx context.Context, addr, method string, args, reply 
 // so that whether it was sent is known exactly: only a failed dial returns
 // errNotSent; any later failure means the outcome is unknown.
 func (p *rpcClients) callOnce(ctx context.Context, addr, method string, args, reply any) error {
-	conn, err := dial(addr, connRPC, p.timeout)
+	conn, err := dial(addr, connRPC, p.timeout, p.tls)
 	if err != nil {
 		return fmt.Errorf("%w: dial %s: %v", errNotSent, addr, err)
 	}

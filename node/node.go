@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,6 +74,18 @@ type Config struct {
 	PprofAddr string
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+
+	// HTTPTLS, when set, serves the API over HTTPS with this configuration
+	// (internal/tlsutil.ServerConfig; client certificates are required when
+	// it has ClientCAs). TLS older than 1.2 is never accepted. Mutual TLS
+	// between nodes is Cluster.TLS, gossip encryption Cluster.GossipKey.
+	HTTPTLS *tls.Config
+	// InsecurePlaintext allows a listener on a non-loopback address without
+	// its protection (HTTP without HTTPTLS, the cluster port without
+	// Cluster.TLS, gossip without Cluster.GossipKey, pprof at all). Without
+	// it such a node refuses to start; with it, it starts and logs a
+	// warning for every exposed listener. Loopback needs neither.
+	InsecurePlaintext bool
 }
 
 // DefaultConfig returns the defaults: node1, ./data, 127.0.0.1:7400 (HTTP)
@@ -105,7 +118,7 @@ func (c Config) Validate() error {
 	case c.GossipAddr == "":
 		return errors.New("node: config: GossipAddr is required")
 	}
-	return nil
+	return c.checkPlaintext()
 }
 
 // Node is a running schemakv server.
@@ -130,6 +143,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	cfg.warnPlaintext(log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
@@ -160,6 +174,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.listener, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("node: listen %s: %w", cfg.HTTPAddr, err)
+	}
+	if cfg.HTTPTLS != nil {
+		n.listener = tls.NewListener(n.listener, httpTLS(cfg.HTTPTLS))
 	}
 	cc := cfg.Cluster
 	cc.HTTPAddr = cfg.HTTPAdvertise
@@ -236,8 +253,14 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 // HTTPAddr returns the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.listener.Addr().String() }
 
-// HTTPURL returns the API's base URL, such as http://127.0.0.1:7400.
-func (n *Node) HTTPURL() string { return "http://" + n.HTTPAddr() }
+// HTTPURL returns the API's base URL, such as http://127.0.0.1:7400, or
+// https://127.0.0.1:7400 when the API is served over TLS.
+func (n *Node) HTTPURL() string {
+	if n.cfg.HTTPTLS != nil {
+		return "https://" + n.HTTPAddr()
+	}
+	return "http://" + n.HTTPAddr()
+}
 
 // Store returns the node's state (for tests and tools).
 func (n *Node) Store() *store.Store { return n.store }

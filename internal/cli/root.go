@@ -83,6 +83,8 @@ type app struct {
 	output    string
 	stale     bool
 
+	caCert, clientCert, clientKey string // client TLS files (tls.go)
+
 	// ran is set once a command's own Run starts: an error before that
 	// (unknown command, bad flag, wrong argument count) is a usage error.
 	ran bool
@@ -105,6 +107,7 @@ replicated with raft. This command runs a server node and talks to one.`,
 	pf.StringVar(&a.reason, "reason", "", "reason recorded with changes")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.BoolVar(&a.stale, "stale", false, "let the node answer reads from its local state without a leader round trip")
+	a.registerClientTLS(pf)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(
@@ -121,6 +124,7 @@ replicated with raft. This command runs a server node and talks to one.`,
 		a.newConfigDeleteCmd(),
 		a.newConfigListCmd(),
 		a.newWatchCmd(),
+		newTLSCmd(),
 	)
 	a.markRuns(root)
 	return root
@@ -159,6 +163,7 @@ func (a *app) client() (*client.Client, error) {
 	if flags.Changed("principal") {
 		cfg.Principal = a.principal
 	}
+	a.applyClientTLS(&cfg)
 	c, err := client.New(cfg)
 	if err != nil {
 		return nil, usageError{err}

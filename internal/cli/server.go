@@ -22,6 +22,7 @@ import (
 func newServerCmd() *cobra.Command {
 	cfg := node.DefaultConfig()
 	var logLevel, logFormat string
+	var tlsFlags serverTLSFlags
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a schemakv server node",
@@ -47,6 +48,9 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 				if len(cfg.Join) > 0 || cfg.ReadReplica {
 					cfg.BootstrapExpect = 0
 				}
+			}
+			if err := tlsFlags.apply(&cfg); err != nil {
+				return usagef("%v", err)
 			}
 			cfg.Logger = log
 			slog.SetDefault(log)
@@ -80,6 +84,7 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.IntVar(&cfg.Retention.Default.MinVersions, "history-min-versions", 1000, "history kept per object: at least this many versions")
 	f.DurationVar(&cfg.Retention.Default.MinAge, "history-min-age", 24*time.Hour, "history kept per object: at least this long")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
+	tlsFlags.register(f, &cfg)
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "auto", "json, text, or auto (text on a terminal, else JSON)")
 	return cmd
