@@ -1,0 +1,80 @@
+package gitops
+
+import (
+	"fmt"
+
+	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/schema"
+)
+
+// dirSource serves the schema files of one namespace to the schema compiler,
+// so that "$ref": "other@2" resolves against the directory, as it will
+// against the server once the files are registered.
+type dirSource struct{ ns *NamespaceSpec }
+
+// SchemaText implements schema.Source.
+func (s dirSource) SchemaText(namespace, name string, version int) ([]byte, bool) {
+	if namespace != s.ns.Name {
+		return nil, false
+	}
+	vs := s.ns.Schemas[name]
+	if version < 1 || version > len(vs) {
+		return nil, false
+	}
+	return vs[version-1].Doc, true
+}
+
+// validate compiles every schema file and validates every config file
+// against the schema version it names, the way the server does (object
+// schemas closed by default), recording a problem for each failure.
+func (l *loader) validate(d *Desired) {
+	cache := schema.NewCache(schema.DefaultConfig())
+	for _, nsName := range sortedKeys(d.Namespaces) {
+		ns := d.Namespaces[nsName]
+		src := dirSource{ns: ns}
+		compiled := map[string]*schema.Schema{}
+		for _, name := range sortedKeys(ns.Schemas) {
+			for _, s := range ns.Schemas[name] {
+				c, err := cache.Compile(ns.Name, name, s.Version, s.Doc, src)
+				if err != nil {
+					l.problem(s.Loc.File, s.Loc.Line, "%v", err)
+					continue
+				}
+				compiled[api.SchemaRef(name, s.Version)] = c
+			}
+		}
+		for _, key := range sortedKeys(ns.Configs) {
+			c := ns.Configs[key]
+			ref := c.SchemaRef()
+			vs := ns.Schemas[c.Schema]
+			if c.SchemaVersion > len(vs) {
+				what := fmt.Sprintf("no file %s/%s/%s/%s/v%d.yaml", NamespacesDir, ns.Name, SchemasDir, c.Schema, c.SchemaVersion)
+				l.problem(c.Loc.File, c.schemaLine, "unknown schema %s in namespace %s (%s)", ref, ns.Name, what)
+				continue
+			}
+			sch := compiled[ref]
+			if sch == nil {
+				l.problem(c.Loc.File, c.schemaLine, "schema %s does not compile (see %s)", ref, vs[c.SchemaVersion-1].Loc.File)
+				continue
+			}
+			errs, total, err := sch.Validate(c.Value)
+			if err != nil {
+				l.problem(c.Loc.File, lineOf(c.value, ""), "%v", err)
+				continue
+			}
+			for _, fe := range errs {
+				l.problem(c.Loc.File, lineOf(c.value, fe.Pointer), "value%s fails %s: %s (%s)", pointerSuffix(fe.Pointer), ref, fe.Message, fe.Keyword)
+			}
+			if total > len(errs) {
+				l.problem(c.Loc.File, lineOf(c.value, ""), "and %d more validation errors", total-len(errs))
+			}
+		}
+	}
+}
+
+func pointerSuffix(p string) string {
+	if p == "" {
+		return ""
+	}
+	return " at " + p
+}
