@@ -57,6 +57,12 @@ func yamlError(err error) error {
 		return &lineError{line: 1, msg: err.Error()}
 	}
 	line, _ := strconv.Atoi(m[1])
+	// yaml.v3 counts lines from 1 for scanner errors but from 0 for parser
+	// errors (decode.go, parser.fail); the parser's messages are the
+	// "did not find expected ..." ones.
+	if line > 0 && strings.HasPrefix(m[2], "did not find expected") {
+		line++
+	}
 	if line == 0 {
 		line = 1
 	}
