@@ -75,11 +75,11 @@ func Export(ctx context.Context, c *client.Client, dir string, opts ExportOption
 		if err := os.MkdirAll(nsDir, 0o755); err != nil {
 			return res, fmt.Errorf("gitops: export: %w", err)
 		}
-		if ns.Description != "" {
-			n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode("description"), strNode(ns.Description)}}
-			if err := writeNode(filepath.Join(nsDir, NamespaceFile), n, FormatYAML); err != nil {
-				return res, err
-			}
+		// Written even without a description: Git keeps no empty
+		// directory, and an exported namespace must survive a commit.
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode("description"), strNode(ns.Description)}}
+		if err := writeNode(filepath.Join(nsDir, NamespaceFile), n, FormatYAML); err != nil {
+			return res, err
 		}
 		for _, sname := range sortedKeys(ns.Schemas) {
 			for _, v := range ns.Schemas[sname] {

@@ -356,17 +356,18 @@ func (l *loader) loadSchemas(path string, ns *NamespaceSpec) {
 			}
 			versions[v] = &SchemaSpec{Namespace: ns.Name, Name: e.Name(), Version: v, Doc: doc, Loc: Location{File: l.rel(p), Line: n.Line}}
 		}
-		list := make([]*SchemaSpec, len(versions))
-		ok := true
-		for v, s := range versions {
-			if v > len(versions) {
-				ok = false
-				l.problem(s.Loc.File, 0, "schema versions must be numbered 1..N without gaps (versions are immutable and registered in order); found %d file(s)", len(versions))
-				continue
-			}
-			list[v-1] = s
+		// Versions after a gap are reported; the ones before it stay, so
+		// the configs pinned to them are still checked.
+		var list []*SchemaSpec
+		for v := 1; versions[v] != nil; v++ {
+			list = append(list, versions[v])
 		}
-		if ok && len(list) > 0 {
+		for v, s := range versions {
+			if v > len(list) {
+				l.problem(s.Loc.File, 0, "schema versions are numbered 1..N without gaps (the server numbers them in the order they are registered); version %d is missing", len(list)+1)
+			}
+		}
+		if len(list) > 0 {
 			ns.Schemas[e.Name()] = list
 		}
 	}
