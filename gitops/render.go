@@ -66,7 +66,7 @@ func (p *Plan) Render(w io.Writer, color bool) {
 				what = fmt.Sprintf(", schema %s -> %s", c.OldSchema, c.Schema)
 			}
 			fmt.Fprintf(w, "%s config %s  (revision %d%s)\n", paint(ansiYellow, "~ update"), ref, c.Revision, what)
-			for _, l := range difflib.SplitLines(c.Diff) {
+			for _, l := range difflib.SplitLines(strings.TrimSuffix(c.Diff, "\n")) {
 				switch {
 				case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
 					l = paint(ansiBold, strings.TrimSuffix(l, "\n")) + "\n"

@@ -398,7 +398,8 @@ func valueEqual(a, b any) bool {
 }
 
 // canonicalJSON renders a JSON value indented with sorted object keys, the
-// form plan diffs compare line by line.
+// form plan diffs compare line by line, without a final newline (the diff's
+// line splitter adds one to the last line).
 func canonicalJSON(raw []byte) string {
 	if len(raw) == 0 {
 		return ""
@@ -409,7 +410,6 @@ func canonicalJSON(raw []byte) string {
 	}
 	var buf bytes.Buffer
 	writeCanonical(&buf, v, "")
-	buf.WriteByte('\n')
 	return buf.String()
 }
 
