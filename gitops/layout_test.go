@@ -245,3 +245,19 @@ func TestHeadCommit_NotGit(t *testing.T) {
 		t.Fatalf("Reason() = %d bytes, %q...", len(r), r[:20])
 	}
 }
+
+func TestToJSON_AliasBomb(t *testing.T) {
+	doc := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		doc += name + ": &" + name + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+", ", 10), ", ") + "]\n"
+		prev = name
+	}
+	n, err := parseYAML([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := toJSON(n); err == nil || !strings.Contains(err.Error(), "expands to more than") {
+		t.Fatalf("toJSON(alias bomb) = %v, want a size error", err)
+	}
+}

@@ -86,9 +86,17 @@ const maxAliasDepth = 64
 
 var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
+// maxExpandedBytes bounds the JSON a file expands to: aliases can make a
+// small file describe an enormous value ("billion laughs"), and nothing
+// larger than the server's body limit could be applied anyway.
+const maxExpandedBytes = 2 * MaxFileBytes
+
 func writeJSON(buf *bytes.Buffer, n *yaml.Node, depth int) error {
 	if depth > maxAliasDepth {
 		return &lineError{line: n.Line, msg: "nested too deeply"}
+	}
+	if buf.Len() > maxExpandedBytes {
+		return &lineError{line: n.Line, msg: fmt.Sprintf("the value expands to more than %d bytes (aliases?)", maxExpandedBytes)}
 	}
 	switch n.Kind {
 	case yaml.AliasNode:
