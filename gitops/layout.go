@@ -116,6 +116,8 @@ type SchemaSpec struct {
 	// Doc is the JSON Schema as compact JSON.
 	Doc json.RawMessage
 	Loc Location
+	// node is the parsed document, for mapping error locations to lines.
+	node *yaml.Node
 }
 
 // ConfigSpec is one config entry file.
@@ -354,7 +356,7 @@ func (l *loader) loadSchemas(path string, ns *NamespaceSpec) {
 				l.lineProblem(l.rel(p), err)
 				continue
 			}
-			versions[v] = &SchemaSpec{Namespace: ns.Name, Name: e.Name(), Version: v, Doc: doc, Loc: Location{File: l.rel(p), Line: n.Line}}
+			versions[v] = &SchemaSpec{Namespace: ns.Name, Name: e.Name(), Version: v, Doc: doc, Loc: Location{File: l.rel(p), Line: n.Line}, node: n}
 		}
 		// Versions after a gap are reported; the ones before it stay, so
 		// the configs pinned to them are still checked.

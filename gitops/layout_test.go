@@ -96,6 +96,7 @@ func TestLoad_ProblemsWithLines(t *testing.T) {
 		"namespaces/shop/configs/g.txt":            "",
 		"namespaces/shop/configs/h.yaml":           "",
 		"namespaces/shop/configs/i.yaml":           "schema: limits@1\nvalue: 1\n---\nschema: limits@1\n",
+		"namespaces/shop/schemas/wrong/v1.yaml":    "# a schema\ntype: object\nproperties:\n  port:\n    type: integer\n    minimum: ten\n",
 		"namespaces/Shop/configs/x.yaml":           "",
 	})
 	_, err := Load(dir, nil)
@@ -122,6 +123,7 @@ func TestLoad_ProblemsWithLines(t *testing.T) {
 		"namespaces/shop/configs/g.txt: a config file ends in .yaml, .yml or .json",
 		"namespaces/shop/configs/h.yaml:1: empty file",
 		"namespaces/shop/configs/i.yaml:3: a second YAML document",
+		"namespaces/shop/schemas/wrong/v1.yaml:6: schema: invalid schema: /properties/port/minimum: ",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("problems lack %q", want)

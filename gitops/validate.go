@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"fmt"
+	"regexp"
 
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/schema"
@@ -37,7 +38,7 @@ func (l *loader) validate(d *Desired) {
 			for _, s := range ns.Schemas[name] {
 				c, err := cache.Compile(ns.Name, name, s.Version, s.Doc, src)
 				if err != nil {
-					l.problem(s.Loc.File, s.Loc.Line, "%v", err)
+					l.problem(s.Loc.File, schemaErrorLine(s, err), "%v", err)
 					continue
 				}
 				compiled[api.SchemaRef(name, s.Version)] = c
@@ -70,6 +71,21 @@ func (l *loader) validate(d *Desired) {
 			}
 		}
 	}
+}
+
+// schemaPointer finds the location a schema compile error names, such as
+// "schema: invalid schema: /properties/port/minimum: expected number".
+var schemaPointer = regexp.MustCompile(`: (/[^\s:]*): `)
+
+// schemaErrorLine is the line of the schema file that a compile error
+// points at, or the document's first line.
+func schemaErrorLine(s *SchemaSpec, err error) int {
+	if m := schemaPointer.FindStringSubmatch(err.Error()); m != nil {
+		if line := lineOf(s.node, m[1]); line > 0 {
+			return line
+		}
+	}
+	return s.Loc.Line
 }
 
 func pointerSuffix(p string) string {

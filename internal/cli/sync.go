@@ -104,6 +104,25 @@ func (a *app) syncReason(ctx context.Context, dir string) string {
 	return commit.Reason()
 }
 
+// problemsOutput is the -o json answer of sync plan when DIR has problems.
+type problemsOutput struct {
+	Problems gitops.Problems `json:"problems"`
+}
+
+// planOptions are the plan options of the flags.
+func (a *app) planOptions(ctx context.Context, c *client.Client, f syncFlags) gitops.PlanOptions {
+	return gitops.PlanOptions{Prune: f.prune, Reason: a.syncReason(ctx, f.dir), SchemaDryRun: serverSchemaDryRun(c)}
+}
+
+// serverSchemaDryRun is the hook for the server's strict-mode dry run of a
+// new schema version (the schema evolution work adds the endpoint): once the
+// client has it, return a gitops.SchemaDryRun that calls it, with Source
+// "server". Until then it returns nil and the plan shows gitops'
+// LocalSchemaDryRun, which checks the same configs locally.
+func serverSchemaDryRun(_ *client.Client) gitops.SchemaDryRun {
+	return nil
+}
+
 // useColor reports whether the plan is painted: --color always, or auto on
 // a terminal without NO_COLOR.
 func (a *app) useColor(mode string) bool {
@@ -161,7 +180,12 @@ Exit code 0: no change; 2: changes; 1: errors.`,
 			if err := f.check(); err != nil {
 				return err
 			}
-			p, err := gitops.PlanDir(ctx, c, f.dir, f.namespaces, gitops.PlanOptions{Prune: f.prune, Reason: a.syncReason(ctx, f.dir)})
+			p, err := gitops.PlanDir(ctx, c, f.dir, f.namespaces, a.planOptions(ctx, c, f))
+			var problems gitops.Problems
+			if errors.As(err, &problems) && a.output == "json" {
+				// For CI tooling: the problems as data too (stderr has the text).
+				_ = writeJSON(a.stdout, problemsOutput{Problems: problems})
+			}
 			if err != nil {
 				return err
 			}
@@ -224,7 +248,7 @@ of DIR (hash and subject) when it is in a Git work tree, else --reason.`,
 				if err := f.check(); err != nil {
 					return err
 				}
-				p, err = gitops.PlanDir(ctx, c, f.dir, f.namespaces, gitops.PlanOptions{Prune: f.prune, Reason: a.syncReason(ctx, f.dir)})
+				p, err = gitops.PlanDir(ctx, c, f.dir, f.namespaces, a.planOptions(ctx, c, f))
 			}
 			if err != nil {
 				return err

@@ -446,7 +446,7 @@ value:
 			"namespaces/payments/configs/invalid.yaml:5: value at /retry fails checkout@1: ",
 			"namespaces/payments/configs/unknown.yaml:2: unknown schema checkout@7 in namespace payments",
 			`namespaces/payments/configs/noschema.json:1: no "schema" field`,
-			"namespaces/payments/schemas/bad/v1.yaml:1: schema: invalid schema",
+			"namespaces/payments/schemas/bad/v1.yaml:3: schema: invalid schema: /properties/x/type: ",
 		} {
 			if !strings.Contains(stderr, want) {
 				t.Errorf("sync %s: stderr lacks %q", cmd, want)
@@ -455,6 +455,15 @@ value:
 	}
 	if after := currentRevision(t, c); after != before {
 		t.Fatalf("an invalid directory changed the server: revision %d -> %d", before, after)
+	}
+	// -o json gives CI the problems as data.
+	code, out, _ := run(t, "", "--addr", addr, "-o", "json", "sync", "plan", "--dir", repo.dir)
+	var po problemsOutput
+	if err := json.Unmarshal([]byte(out), &po); code != exitError || err != nil || len(po.Problems) != 7 {
+		t.Fatalf("plan -o json of an invalid directory: exit %d, %d problems, %v\n%s", code, len(po.Problems), err, out)
+	}
+	if p := po.Problems[0]; p.File != "namespaces/payments/configs/broken.yaml" || p.Line != 3 {
+		t.Fatalf("first problem = %+v", p)
 	}
 }
 
