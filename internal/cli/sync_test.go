@@ -353,6 +353,23 @@ func TestSync_ConcurrentEditBetweenPlanAndApply(t *testing.T) {
 	mustExit(t, exitOK, "2 config change(s) in 1 batch(es)")(sk("sync", "apply", "--plan-file", planFile))
 	mustExit(t, exitOK, "No changes")(sk("sync", "plan", "--dir", repo.dir))
 	mustExit(t, exitError, "--plan-file applies a saved plan")(sk("sync", "apply", "--plan-file", planFile, "--dir", repo.dir))
+
+	// A schema version registered through the API after the plan: the
+	// planned v2 would get number 3, so apply refuses before registering.
+	repo.write("namespaces/payments/schemas/checkout/v2.json", `{"type": "object", "additionalProperties": true}`)
+	repo.commit("checkout v2")
+	if code, _, _ := sk("sync", "plan", "--dir", repo.dir, "--plan-file", planFile); code != exitChanges {
+		t.Fatalf("plan of v2: exit %d", code)
+	}
+	if _, _, err := c.Schemas().Register(ctx, "payments", "checkout", api.RegisterSchemaRequest{Schema: json.RawMessage(checkoutSchema)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustExit(t, exitError, "schema payments/checkout: planned as the next version after 1, the server is at 2")(sk("sync", "apply", "--plan-file", planFile))
+	if l, _, err := c.Schemas().Versions(ctx, "payments", "checkout", nil); err != nil || len(l.Items) != 2 {
+		t.Fatalf("versions after the refused apply: %+v, %v", l, err)
+	}
+	// Now the file differs from the server's v2: a problem, not a change.
+	mustExit(t, exitError, "namespaces/payments/schemas/checkout/v2.json:1: differs from version 2 of payments/checkout on the server")(sk("sync", "plan", "--dir", repo.dir))
 }
 
 func TestSync_PruneDeletesOnlyWhatItShould(t *testing.T) {
