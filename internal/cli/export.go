@@ -31,10 +31,12 @@ exported directory shows no change. Each exported namespace directory
 				return usagef("invalid --format %q: want yaml or json", format)
 			}
 			var progress func(int)
-			if bar := a.progress("exporting"); bar != nil {
-				progress = func(n int) { bar(n, -1) }
+			bar := a.progress("exporting")
+			if bar != nil {
+				progress = func(n int) { bar.update(n, -1) }
 			}
 			res, err := gitops.Export(ctx, c, dir, gitops.ExportOptions{Namespaces: namespaces, Format: format, Progress: progress})
+			bar.close()
 			if err != nil {
 				return err
 			}

@@ -136,29 +136,56 @@ func (a *app) useColor(mode string) bool {
 	return ok && isatty.IsTerminal(f.Fd()) && os.Getenv("NO_COLOR") == ""
 }
 
-// progress returns a progress callback drawing a bar on standard error when
-// it is a terminal, or nil.
-func (a *app) progress(desc string) func(done, total int) {
+// progress is a progress bar on standard error when it is a terminal; its
+// methods do nothing otherwise (or on a nil *progress).
+type progress struct {
+	w    *os.File
+	desc string
+	bar  *progressbar.ProgressBar
+}
+
+// progress returns a bar described by desc, or nil when standard error is
+// not a terminal.
+func (a *app) progress(desc string) *progress {
 	f, ok := a.stderr.(*os.File)
 	if !ok || !isatty.IsTerminal(f.Fd()) {
 		return nil
 	}
-	var bar *progressbar.ProgressBar
-	return func(done, total int) {
-		if bar == nil {
-			bar = progressbar.NewOptions(total,
-				progressbar.OptionSetWriter(f),
-				progressbar.OptionSetDescription(desc),
-				progressbar.OptionShowCount(),
-				progressbar.OptionClearOnFinish(),
-				progressbar.OptionThrottle(100*time.Millisecond),
-			)
-		}
-		_ = bar.Set(done) // drawing on a terminal; a failed draw is harmless
-		if total >= 0 && done >= total {
-			_ = bar.Finish()
-		}
+	return &progress{w: f, desc: desc}
+}
+
+// update shows done of total; a negative total draws a spinner.
+func (p *progress) update(done, total int) {
+	if p == nil {
+		return
 	}
+	if p.bar == nil {
+		p.bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetDescription(p.desc),
+			progressbar.OptionShowCount(),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100*time.Millisecond),
+		)
+	}
+	_ = p.bar.Set(done) // drawing on a terminal; a failed draw is harmless
+}
+
+// close clears the bar.
+func (p *progress) close() {
+	if p == nil || p.bar == nil {
+		return
+	}
+	_ = p.bar.Finish()
+	_ = p.bar.Clear()
+}
+
+// applyProgress is the ApplyOptions.Progress of p, nil without a terminal.
+func (p *progress) applyProgress() func(done, total int) {
+	if p == nil {
+		return nil
+	}
+	return p.update
 }
 
 func (a *app) newSyncPlanCmd() *cobra.Command {
@@ -258,7 +285,9 @@ of DIR (hash and subject) when it is in a Git work tree, else --reason.`,
 			}
 			res := &gitops.ApplyResult{}
 			if p.HasChanges() {
-				res, err = gitops.Apply(ctx, c, p, gitops.ApplyOptions{Progress: a.progress("applying")})
+				bar := a.progress("applying")
+				res, err = gitops.Apply(ctx, c, p, gitops.ApplyOptions{Progress: bar.applyProgress()})
+				bar.close()
 				if err != nil {
 					return err
 				}
