@@ -59,6 +59,12 @@ func (c *Commit) Reason() string {
 	if c.Dirty {
 		s += " (with uncommitted changes)"
 	}
+	return TruncateReason(s)
+}
+
+// TruncateReason shortens s to at most MaxReasonBytes without splitting a
+// character.
+func TruncateReason(s string) string {
 	if len(s) > MaxReasonBytes {
 		// A cut inside a multi-byte character leaves invalid UTF-8,
 		// which ToValidUTF8 drops.

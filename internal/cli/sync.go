@@ -99,7 +99,7 @@ func (a *app) syncReason(ctx context.Context, dir string) string {
 		return "schemakv sync"
 	}
 	if a.reason != "" {
-		return a.reason + "; " + commit.Reason()
+		return gitops.TruncateReason(a.reason + "; " + commit.Reason())
 	}
 	return commit.Reason()
 }
