@@ -153,6 +153,16 @@ func TestLoad_SchemaRefsResolveAgainstTheDirectory(t *testing.T) {
 	}
 }
 
+func TestLoad_ValueTooLarge(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"namespaces/shop/schemas/s/v1.yaml": "{}",
+		"namespaces/shop/configs/big.yaml":  "schema: s@1\nvalue:\n  blob: " + strings.Repeat("x", MaxValueBytes) + "\n",
+	})
+	if _, err := Load(dir, nil); err == nil || !strings.Contains(err.Error(), "big.yaml:3: value of ") {
+		t.Fatalf("Load = %v, want a too-large value at line 3", err)
+	}
+}
+
 func TestLoad_NoNamespacesDir(t *testing.T) {
 	if _, err := Load(t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "no namespaces/ directory") {
 		t.Fatalf("Load(empty) = %v", err)

@@ -8,6 +8,10 @@ import (
 	"github.com/schemakv/schemakv/schema"
 )
 
+// MaxValueBytes is the server's default limit on one config value; a larger
+// value is a problem of the directory rather than a failed batch.
+const MaxValueBytes = 512 << 10
+
 // dirSource serves the schema files of one namespace to the schema compiler,
 // so that "$ref": "other@2" resolves against the directory, as it will
 // against the server once the files are registered.
@@ -51,6 +55,10 @@ func (l *loader) validate(d *Desired) {
 			if c.SchemaVersion > len(vs) {
 				what := fmt.Sprintf("no file %s/%s/%s/%s/v%d.yaml", NamespacesDir, ns.Name, SchemasDir, c.Schema, c.SchemaVersion)
 				l.problem(c.Loc.File, c.schemaLine, "unknown schema %s in namespace %s (%s)", ref, ns.Name, what)
+				continue
+			}
+			if len(c.Value) > MaxValueBytes {
+				l.problem(c.Loc.File, lineOf(c.value, ""), "value of %d bytes (as JSON) exceeds the server's default limit of %d", len(c.Value), MaxValueBytes)
 				continue
 			}
 			sch := compiled[ref]
