@@ -198,6 +198,8 @@ func TestJSONEqualAndRoundTrip(t *testing.T) {
 	for _, raw := range []string{
 		`{"z":1,"a":{"b":[true,false,null,"yes","1","","multi\nline","<&>"]},"n":-0.5e-3,"big":123456789012345678901234567890}`,
 		`"on"`, `[]`, `{}`, `"null"`, `"0x10"`,
+		`{"true":1,"~":2,"":3,"1":4,"null":null,"a: b":"c # d","- x":"\t\u00e9\ud83d\ude00"}`,
+		`[1e400,-0,0.1,1E+2,"  lead","trail  ","'q'","\"dq\""]`,
 	} {
 		n, err := fromJSON([]byte(raw))
 		if err != nil {
