@@ -58,8 +58,9 @@
 // Load reports every problem of the directory at once, each with its file
 // and line (Problems): files that do not parse, unknown or missing fields,
 // keys and names the server would refuse, schema files that do not compile,
-// configs naming a schema version the directory lacks, and values that fail
-// their schema — checked with package schema against the schema files, with
+// configs naming a schema version the directory lacks, values over the
+// server's default size (512 KiB) or nesting (64 levels for the whole batch
+// request, so 61 for a value) limits, and values that fail their schema — checked with package schema against the schema files, with
 // object schemas closed by default like the server's. Nothing is sent while
 // any problem remains. Lines of validation failures point at the failing
 // field in the file.

@@ -163,6 +163,21 @@ func TestLoad_ValueTooLarge(t *testing.T) {
 	}
 }
 
+func TestLoad_TooDeep(t *testing.T) {
+	deep := strings.Repeat("[", 62) + strings.Repeat("]", 62)
+	ok := strings.Repeat("[", 61) + strings.Repeat("]", 61)
+	dir := writeFiles(t, map[string]string{
+		"namespaces/shop/schemas/s/v1.yaml": "{}",
+		"namespaces/shop/configs/deep.json": `{"schema": "s@1", "value": ` + deep + `}`,
+		"namespaces/shop/configs/ok.json":   `{"schema": "s@1", "value": ` + ok + `}`,
+	})
+	_, err := Load(dir, nil)
+	var ps Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || ps[0].File != "namespaces/shop/configs/deep.json" || !strings.Contains(ps[0].Message, "nested more than 61 levels") {
+		t.Fatalf("Load = %v, want only deep.json too deep", err)
+	}
+}
+
 func TestLoad_NoNamespacesDir(t *testing.T) {
 	if _, err := Load(t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "no namespaces/ directory") {
 		t.Fatalf("Load(empty) = %v", err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/schemakv/schemakv/internal/jsonutil"
+
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/schema"
 )
@@ -11,6 +13,13 @@ import (
 // MaxValueBytes is the server's default limit on one config value; a larger
 // value is a problem of the directory rather than a failed batch.
 const MaxValueBytes = 512 << 10
+
+// MaxJSONDepth is the server's default limit on the nesting of a request
+// body. It applies to the whole body, so a value inside a batch request
+// ({"ops": [{"value": ...}]}) has batchEnvelopeDepth levels fewer.
+const MaxJSONDepth = 64
+
+const batchEnvelopeDepth = 3
 
 // dirSource serves the schema files of one namespace to the schema compiler,
 // so that "$ref": "other@2" resolves against the directory, as it will
@@ -40,6 +49,10 @@ func (l *loader) validate(d *Desired) {
 		compiled := map[string]*schema.Schema{}
 		for _, name := range sortedKeys(ns.Schemas) {
 			for _, s := range ns.Schemas[name] {
+				if err := jsonutil.Check(s.Doc, MaxJSONDepth-1); err != nil {
+					l.problem(s.Loc.File, s.Loc.Line, "schema nested more than %d levels: the server's limit of %d counts the request around it", MaxJSONDepth-1, MaxJSONDepth)
+					continue
+				}
 				c, err := cache.Compile(ns.Name, name, s.Version, s.Doc, src)
 				if err != nil {
 					l.problem(s.Loc.File, schemaErrorLine(s, err), "%v", err)
@@ -55,6 +68,10 @@ func (l *loader) validate(d *Desired) {
 			if c.SchemaVersion > len(vs) {
 				what := fmt.Sprintf("no file %s/%s/%s/%s/v%d.yaml", NamespacesDir, ns.Name, SchemasDir, c.Schema, c.SchemaVersion)
 				l.problem(c.Loc.File, c.schemaLine, "unknown schema %s in namespace %s (%s)", ref, ns.Name, what)
+				continue
+			}
+			if err := jsonutil.Check(c.Value, MaxJSONDepth-batchEnvelopeDepth); err != nil {
+				l.problem(c.Loc.File, lineOf(c.value, ""), "value nested more than %d levels: the server's limit of %d counts the batch request around it", MaxJSONDepth-batchEnvelopeDepth, MaxJSONDepth)
 				continue
 			}
 			if len(c.Value) > MaxValueBytes {
