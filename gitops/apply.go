@@ -70,8 +70,13 @@ func (e *ConflictError) Error() string {
 			lines[i] = fmt.Sprintf("config %s/%s: planned at revision %d, now %s", c.Namespace, c.Key, c.Planned, revOrAbsent(c.Current))
 		}
 	}
-	return fmt.Sprintf("gitops: %d object(s) changed on the server since the plan (not overwritten; plan again):\n  %s",
+	msg := fmt.Sprintf("gitops: %d object(s) changed on the server since the plan (not overwritten; plan again):\n  %s",
 		len(e.Conflicts), strings.Join(lines, "\n  "))
+	if r := e.Result; r != nil && (r.NamespacesCreated > 0 || len(r.SchemasRegistered) > 0 || len(r.Batches) > 0) {
+		msg += fmt.Sprintf("\napplied before the conflict: %d namespace(s), schema versions %v, %d config change(s) in batches at revisions %v",
+			r.NamespacesCreated, r.SchemasRegistered, r.ConfigsWritten, r.Batches)
+	}
+	return msg
 }
 
 func revOrAbsent(r uint64) string {

@@ -267,6 +267,9 @@ of DIR (hash and subject) when it is in a Git work tree, else --reason.`,
 			var p *gitops.Plan
 			var err error
 			if planFile != "" {
+				if err := (&syncFlags{dir: "-", color: f.color}).check(); err != nil {
+					return err
+				}
 				if f.dir != "" || len(f.namespaces) > 0 || f.prune {
 					return usagef("--plan-file applies a saved plan: --dir, --namespace and --prune belong to sync plan")
 				}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -600,6 +601,38 @@ func TestSync_UsageErrorsExitOne(t *testing.T) {
 		code, _, stderr := run(t, "", append([]string{"--addr", unreachable}, args...)...)
 		if code != exitError || !strings.Contains(stderr, "--help") {
 			t.Errorf("%v: exit %d, stderr %q; want 1 (2 means changes under sync)", args, code, stderr)
+		}
+	}
+}
+
+func TestApply_ConflictInALaterBatchKeepsTheEarlierOnes(t *testing.T) {
+	addr := mustStartNode(t)
+	c := seedPayments(t, addr)
+	ctx := context.Background()
+	repo := newGitRepo(t)
+	mustExit(t, exitOK, "")(run(t, "", "--addr", addr, "export", "--dir", repo.dir))
+	for _, k := range []string{"n1", "n2", "n3", "n4"} {
+		repo.write("namespaces/payments/configs/"+k+".yaml", "schema: checkout@1\nvalue: {timeout_ms: 1}\n")
+	}
+	p, err := gitops.PlanDir(ctx, c, repo.dir, nil, gitops.PlanOptions{Reason: "test"})
+	if err != nil || len(p.Configs) != 4 {
+		t.Fatalf("plan: %+v, %v", p, err)
+	}
+	if _, _, err := c.Configs().Put(ctx, "payments", "n3", api.PutConfigRequest{Schema: "checkout@1", Value: json.RawMessage(`{"timeout_ms": 99}`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := gitops.Apply(ctx, c, p, gitops.ApplyOptions{MaxBatchOps: 2})
+	var ce *gitops.ConflictError
+	if !errors.As(err, &ce) || len(ce.Conflicts) != 1 || ce.Conflicts[0].Key != "n3" || ce.Conflicts[0].Planned != 0 || ce.Conflicts[0].Current == 0 {
+		t.Fatalf("Apply = %+v, %v; want a conflict on n3", res, err)
+	}
+	if len(res.Batches) != 1 || res.ConfigsWritten != 2 || !strings.Contains(err.Error(), "applied before the conflict: 0 namespace(s), schema versions [], 2 config change(s)") {
+		t.Fatalf("result %+v, error %v", res, err)
+	}
+	for key, want := range map[string]bool{"n1": true, "n2": true, "n4": false} {
+		_, _, err := c.Configs().Get(ctx, "payments", key, nil)
+		if got := err == nil; got != want {
+			t.Errorf("%s exists = %v, want %v (%v)", key, got, want, err)
 		}
 	}
 }
