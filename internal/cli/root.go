@@ -42,6 +42,9 @@ func executeWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	root.SetErr(stderr)
 
 	cmd, err := root.ExecuteContextC(ctx)
+	if code, ok := syncExitCode(cmd, err, a.ran, stderr); ok {
+		return code
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -125,6 +128,7 @@ replicated with raft. This command runs a server node and talks to one.`,
 		a.newConfigListCmd(),
 		a.newWatchCmd(),
 		newTLSCmd(),
+		a.newSyncCmd(), a.newExportCmd(),
 	)
 	a.markRuns(root)
 	return root
