@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
@@ -27,6 +28,11 @@ const (
 	// check a concurrent write made stale (409 evolution_conflict after).
 	evolutionAttempts = 5
 )
+
+// beforeProposeHook, when set (by tests only), runs between a schema
+// change's check and its proposal: the window a concurrent write must not
+// slip through.
+var beforeProposeHook atomic.Pointer[func(ns string)]
 
 // dryRunParam parses ?dry_run=.
 func dryRunParam(c *gin.Context) (bool, error) {
@@ -232,6 +238,9 @@ func (s *Server) changeSchemas(c *gin.Context, ns string, items []api.BundleSche
 			return &api.SchemaChangeResult{DryRun: true, Revision: v.Revision(), Checks: checks}, nil
 		}
 		cmd.Audit = a
+		if h := beforeProposeHook.Load(); h != nil {
+			(*h)(ns)
+		}
 		r, err := s.apply(c, cmd)
 		if errors.Is(err, fsm.ErrEvolutionConflict) && attempt < evolutionAttempts {
 			s.log.Info("strict schema check went stale; checking again", "namespace", ns, "attempt", attempt, "err", err)
