@@ -349,6 +349,7 @@ func TestEvolution_MigrationWithTransformsAndFailures(t *testing.T) {
 		t.Fatalf("migrated entry = %+v %s", e, e.Value)
 	}
 	st, _, body = doJSON(t, http.MethodGet, base+"/v1/namespaces/app/configs/svc/00013", nil, nil)
+	wantStatus(t, "get", st, body, http.StatusOK)
 	if e := decodeAs[api.ConfigEntry](t, body); e.SchemaVersion != 1 {
 		t.Fatalf("failing entry moved: %+v", e)
 	}
@@ -406,6 +407,7 @@ func TestEvolution_Bundle(t *testing.T) {
 		t.Fatalf("bundle = %+v", r)
 	}
 	st, _, body = doJSON(t, http.MethodGet, base+"/v1/namespaces/app/schemas/person/status", nil, nil)
+	wantStatus(t, "status", st, body, http.StatusOK)
 	if ss := decodeAs[api.SchemaStatus](t, body); ss.Policy != api.PolicyNone {
 		t.Fatalf("person status = %+v", ss)
 	}
