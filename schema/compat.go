@@ -110,7 +110,7 @@ func where(ptr string) string {
 	if ptr == "" {
 		return "the value"
 	}
-	return "the object at " + ptr
+	return "the value at " + ptr
 }
 
 func isObjectSchema(m map[string]any) bool {
