@@ -90,7 +90,9 @@ type evoTxn struct {
 }
 
 func (e evoTrees) txn() *evoTxn {
-	return &evoTxn{meta: e.meta.Txn(), pins: e.pins.Txn(), migs: e.migs.Txn(), unsaved: e.unsaved}
+	t := &evoTxn{meta: e.meta.Txn(), pins: e.pins.Txn(), migs: e.migs.Txn(), unsaved: e.unsaved}
+	t.meta.TrackMutate(true) // blocking queries on a schema wake on policy and deprecation changes
+	return t
 }
 
 // evo returns the transaction's evolution state, starting it on first use,
@@ -307,6 +309,8 @@ func deleteUnder[T any](tx *iradix.Txn[T], prefix []byte) [][]byte {
 	}
 	return keys
 }
+
+func metaRev(m *api.SchemaMeta) uint64 { return m.ModifyRevision }
 
 func migrationKey(ns, id string) []byte {
 	b := make([]byte, 0, len(ns)+1+len(id))
