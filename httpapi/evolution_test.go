@@ -451,6 +451,14 @@ func TestEvolution_BadInputs(t *testing.T) {
 	mustRegisterSchema(t, base, "app", "svc", portV1)
 	mustRegisterSchema(t, base, "app", "svc", portV1)
 	s := base + "/v1/namespaces/app/schemas/svc"
+	var tooMany []map[string]any
+	for i := 0; i <= httpapi.MaxTransforms; i++ {
+		tooMany = append(tooMany, map[string]any{"op": "remove", "path": fmt.Sprintf("/f%d", i)})
+	}
+	var bigBundle []map[string]any
+	for i := 0; i <= httpapi.MaxBundleSchemas; i++ {
+		bigBundle = append(bigBundle, map[string]any{"name": fmt.Sprintf("s%d", i), "schema": json.RawMessage(`{}`)})
+	}
 	for _, tc := range []struct {
 		name, method, url string
 		body              any
@@ -476,6 +484,10 @@ func TestEvolution_BadInputs(t *testing.T) {
 		{"unknown migration", "GET", s + "/migrations/nope", nil, 404, api.CodeMigrationNotFound},
 		{"resume unknown migration", "POST", s + "/migrations/nope/resume", nil, 404, api.CodeMigrationNotFound},
 		{"unknown field", "POST", s + "/migrations", map[string]any{"from": 1, "to": 2, "bogus": 1}, 400, api.CodeBadRequest},
+		{"too many transforms", "POST", s + "/migrations", map[string]any{"from": 1, "to": 2, "transforms": tooMany}, 400, api.CodeInvalidTransform},
+		{"bundle too large", "POST", base + "/v1/namespaces/app/schema-bundles", map[string]any{"schemas": bigBundle}, 400, api.CodeBadRequest},
+		{"bundle in a missing namespace", "POST", base + "/v1/namespaces/nope/schema-bundles", map[string]any{"schemas": []map[string]any{{"name": "a", "schema": json.RawMessage(`{}`)}}}, 404, api.CodeNamespaceNotFound},
+		{"migration of a missing namespace", "POST", base + "/v1/namespaces/nope/schemas/svc/migrations", map[string]any{"from": 1, "to": 2}, 404, api.CodeNamespaceNotFound},
 	} {
 		rev := appliedRevision(t, base)
 		st, _, body := doJSON(t, tc.method, tc.url, tc.body, nil)
