@@ -194,3 +194,26 @@ func (s *Schemas) ResumeMigration(ctx context.Context, ns, name, id string) (*ap
 	}
 	return &out, meta, nil
 }
+
+// History returns the recorded changes of a schema name, newest first
+// (GET .../schemas/{name}/history): versions created and deleted, policy and
+// deprecation changes, migrations started and finished.
+func (s *Schemas) History(ctx context.Context, ns, name string, q HistoryQuery, opts *ReadOptions) (*api.History, Meta, error) {
+	path, err := schemaPath(ns, name, "/history")
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	v := url.Values{}
+	if q.Before != 0 {
+		v.Set("before", strconv.FormatUint(q.Before, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out api.History
+	meta, err := s.c.do(ctx, &request{method: http.MethodGet, path: path, query: v, read: opts}, &out)
+	if err != nil {
+		return nil, meta, err
+	}
+	return &out, meta, nil
+}

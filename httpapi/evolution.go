@@ -530,3 +530,42 @@ func (s *Server) versionParams(c *gin.Context) (ns, name string, ver int, ok boo
 	}
 	return ns, name, ver, true
 }
+
+// schemaHistory answers the recorded changes of a schema name, newest
+// first: versions registered and deleted, policy and deprecation changes
+// (op "update", the new state as value) and migrations started and finished
+// (op "migrate", the migration with its transforms as value).
+func (s *Server) schemaHistory(c *gin.Context) {
+	ns, name, ok := s.schemaParams(c)
+	if !ok {
+		return
+	}
+	before, err := queryUint(c, "before")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	limit, err := s.limitParam(c, 100)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v, err := s.readNamespace(c, ns)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	events, next, err := s.state.History(api.KindSchema, ns, name, before, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(events) == 0 && before == 0 {
+		s.fail(c, apiErr(api.CodeSchemaNotFound, "schema %s/%s has no history", ns, name))
+		return
+	}
+	if events == nil {
+		events = []api.Event{}
+	}
+	s.render(c, http.StatusOK, api.History{Items: events, Revision: v.Revision(), Next: next})
+}

@@ -353,7 +353,22 @@ func TestEvolution_MigrationWithTransformsAndFailures(t *testing.T) {
 	if e := decodeAs[api.ConfigEntry](t, body); e.SchemaVersion != 1 {
 		t.Fatalf("failing entry moved: %+v", e)
 	}
-	// The transforms are in the schema's history.
+	// The transforms are in the schema's history: the migration's start
+	// and end, after the policy change and the versions.
+	st, _, body = doJSON(t, http.MethodGet, base+"/v1/namespaces/app/schemas/svc/history", nil, nil)
+	wantStatus(t, "schema history", st, body, http.StatusOK)
+	h := decodeAs[api.History](t, body)
+	var ops []string
+	for _, ev := range h.Items {
+		ops = append(ops, ev.Op)
+	}
+	if strings.Join(ops, ",") != "migrate,migrate,create,update,create" {
+		t.Fatalf("schema history ops = %v", ops)
+	}
+	var started api.Migration
+	if err := json.Unmarshal(h.Items[1].Value, &started); err != nil || len(started.Transforms) != 3 || started.State != api.MigrationRunning || h.Items[1].Principal != "ops" {
+		t.Fatalf("history of the start = %+v (%v)", h.Items[1], err)
+	}
 	st, _, body = doJSON(t, http.MethodGet, mig, nil, nil)
 	wantStatus(t, "list", st, body, http.StatusOK)
 	if l := decodeAs[api.MigrationList](t, body); len(l.Items) != 1 || len(l.Items[0].Transforms) != 3 {

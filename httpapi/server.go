@@ -170,6 +170,7 @@ func (s *Server) routes() {
 	// Schema evolution (evolution.go, migrations.go).
 	v1.POST("/namespaces/:ns/schema-bundles", s.registerBundle)
 	get(v1, "/namespaces/:ns/schemas/:name/status", s.schemaStatus)
+	get(v1, "/namespaces/:ns/schemas/:name/history", s.schemaHistory)
 	v1.PUT("/namespaces/:ns/schemas/:name/policy", s.setSchemaPolicy)
 	v1.POST("/namespaces/:ns/schemas/:name/versions/:version/deprecate", s.deprecateVersion)
 	v1.DELETE("/namespaces/:ns/schemas/:name/versions/:version", s.deleteSchemaVersion)

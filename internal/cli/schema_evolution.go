@@ -243,7 +243,24 @@ reports what would move; --wait follows the migration until it completes.`,
 			return a.render(m, func(w io.Writer) { printMigration(w, m) })
 		}),
 	}
-	return []*cobra.Command{check, status, policy, deprecate, deleteVersion, importCmd, migrate, migration, resume}
+	history := &cobra.Command{
+		Use:   "history NS NAME",
+		Short: "Show the recorded changes of a schema: versions, policy, deprecations, migrations",
+		Args:  cobra.ExactArgs(2),
+		RunE: a.run(func(ctx context.Context, c *client.Client, cmd *cobra.Command, args []string) error {
+			h, _, err := c.Schemas().History(ctx, args[0], args[1], client.HistoryQuery{}, a.readOpts())
+			if err != nil {
+				return err
+			}
+			return a.render(h, func(w io.Writer) {
+				fmt.Fprintln(w, "REVISION\tOP\tVERSION\tPRINCIPAL\tTIME\tREASON")
+				for _, ev := range h.Items {
+					fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\t%s\n", ev.Revision, ev.Op, ev.SchemaVersion, dash(ev.Principal), fmtTime(ev.Time), ev.Reason)
+				}
+			})
+		}),
+	}
+	return []*cobra.Command{check, status, policy, deprecate, deleteVersion, importCmd, migrate, migration, resume, history}
 }
 
 func parseVersion(s string) (int, error) {

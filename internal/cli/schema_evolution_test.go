@@ -50,4 +50,5 @@ func TestCLI_SchemaImportCheckMigrate(t *testing.T) {
 	mustExit(t, exitOK, "2 false 1")(sk("", "schema", "status", "app", "limits"))
 	mustExit(t, exitOK, "true")(sk("", "schema", "deprecate", "app", "limits", "1"))
 	mustExit(t, exitOK, "Policy: none")(sk("", "schema", "delete-version", "app", "limits", "1"))
+	mustExit(t, exitOK, "delete 1")(sk("", "schema", "history", "app", "limits"))
 }
