@@ -146,3 +146,36 @@ func TestEvolution_PinsDeprecationDeleteAndMigration(t *testing.T) {
 	}
 	check(s3.View(), "restored")
 }
+
+func TestEvolution_ChunkSkipsEntriesChangedSinceItsCheck(t *testing.T) {
+	f, s := mustNewFSM(t)
+	res := applyAll(t, f, 1,
+		&CreateNamespace{Audit: audit, Name: "pay"}, // 1
+		&RegisterSchemas{Audit: audit, Namespace: "pay", Items: []SchemaItem{ // 2
+			{Name: "s", Version: 1, Schema: json.RawMessage(`{}`)},
+			{Name: "s", Version: 2, Schema: json.RawMessage(`{}`)},
+		}},
+		put("a", 1, 2, `1`), // 3
+		put("b", 1, 2, `1`), // 4
+		&StartMigration{Audit: audit, Migration: api.Migration{ID: "m", Namespace: "pay", Name: "s", From: 1, To: 2, ChunkSize: 10}}, // 5
+		put("b", 1, 2, `2`), // 6: written after the chunk below was built
+		&MigrateChunk{Audit: audit, Namespace: "pay", ID: "m", Cursor: "b", SchemaRevision: 2, Done: true,
+			Items: []ChunkItem{{Key: "a", ModifyRevision: 3, Value: json.RawMessage(`10`)}, {Key: "b", ModifyRevision: 4, Value: json.RawMessage(`10`)}}}, // 7
+		&MigrateChunk{Audit: audit, Namespace: "pay", ID: "m", From: "b", Cursor: "c", SchemaRevision: 2}, // 8: completed
+		&MigrateChunk{Audit: audit, Namespace: "pay", ID: "nope", SchemaRevision: 2},                      // 9
+	)
+	want := []error{nil, nil, nil, nil, nil, nil, nil, ErrMigrationConflict, ErrMigrationNotFound}
+	for i, r := range res {
+		if !errors.Is(r.Err, want[i]) || (want[i] == nil && r.Err != nil) {
+			t.Fatalf("entry %d: err %v, want %v", i+1, r.Err, want[i])
+		}
+	}
+	v := s.View()
+	m, _ := v.Migration("pay", "m")
+	if m.Migrated != 1 || m.Skipped != 1 || m.State != api.MigrationCompleted {
+		t.Fatalf("migration = %+v", m)
+	}
+	if b, _ := v.Config("pay", "b"); b.SchemaVersion != 1 || string(b.Value) != "2" {
+		t.Fatalf("b = %+v: the write after the check must win", b)
+	}
+}

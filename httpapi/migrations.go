@@ -29,6 +29,9 @@ const (
 	// DefaultChunkSize and MaxChunkSize bound the entries per chunk.
 	DefaultChunkSize = 100
 	MaxChunkSize     = 1000
+	// MaxChunkBytes bounds the values one chunk carries (a raft entry):
+	// a chunk ends early when the next value would pass it.
+	MaxChunkBytes = 4 << 20
 	// migrationSupervise is how often a node checks whether it leads and
 	// has running migrations without a driver.
 	migrationSupervise = 500 * time.Millisecond
@@ -184,14 +187,15 @@ func (s *Server) buildChunk(v *store.View, mg *api.Migration) (*fsm.MigrateChunk
 		return nil, err
 	}
 	c := &fsm.MigrateChunk{Namespace: mg.Namespace, ID: mg.ID, From: mg.Cursor, Cursor: mg.Cursor, SchemaRevision: target.CreateRevision}
-	n := 0
+	n, size := 0, 0
 	more := false
 	v.PinnedConfigs(mg.Namespace, mg.Name, mg.From, mg.Cursor, func(e *api.ConfigEntry) bool {
-		if n == mg.ChunkSize {
+		if n == mg.ChunkSize || (n > 0 && size+len(e.Value) > MaxChunkBytes) {
 			more = true
 			return false
 		}
 		n++
+		size += len(e.Value)
 		c.Cursor = e.Key
 		val, fe := migrateValue(e, mg.Transforms, sch.Validate)
 		if fe != nil {
