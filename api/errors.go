@@ -46,6 +46,18 @@ const (
 	// CodeTooManyWatchers: the client holds as many blocking queries and
 	// streams as a node allows one client.
 	CodeTooManyWatchers = "too_many_watchers" // 429
+
+	// Schema evolution (issue 5). CodeEvolutionCheckFailed carries the
+	// report in Error.Checks; CodeEvolutionConflict means a write pinned the
+	// checked version while the check ran: retry.
+	CodeEvolutionCheckFailed = "evolution_check_failed"    // 422 entries fail the new version
+	CodeEvolutionConflict    = "evolution_conflict"        // 409 retry: data changed during the check
+	CodeSchemaDeprecated     = "schema_version_deprecated" // 422 a write pins a deprecated version
+	CodeSchemaInUse          = "schema_version_in_use"     // 409 delete of a pinned or referenced version
+	CodeInvalidPolicy        = "invalid_policy"            // 400 policy is not strict or none
+	CodeInvalidTransform     = "invalid_transform"         // 400 a migration transform is malformed
+	CodeMigrationNotFound    = "migration_not_found"       // 404
+	CodeMigrationConflict    = "migration_conflict"        // 409 one migration per schema at a time / cursor moved
 )
 
 var statusOf = map[string]int{
@@ -85,6 +97,15 @@ var statusOf = map[string]int{
 	CodeInternal:          500,
 	CodeCompacted:         410,
 	CodeTooManyWatchers:   429,
+
+	CodeEvolutionCheckFailed: 422,
+	CodeEvolutionConflict:    409,
+	CodeSchemaDeprecated:     422,
+	CodeSchemaInUse:          409,
+	CodeInvalidPolicy:        400,
+	CodeInvalidTransform:     400,
+	CodeMigrationNotFound:    404,
+	CodeMigrationConflict:    409,
 }
 
 // StatusOf returns the HTTP status that goes with code (500 if unknown).
@@ -136,6 +157,9 @@ type Error struct {
 	// revision.
 	OldestRevision  uint64 `json:"oldest_revision,omitempty"`
 	CurrentRevision uint64 `json:"current_revision,omitempty"`
+	// Checks is the report of a refused schema change
+	// (CodeEvolutionCheckFailed): the failing entries and what changed.
+	Checks []SchemaCheck `json:"checks,omitempty"`
 }
 
 // ErrorBody wraps Error on the wire.

@@ -114,6 +114,10 @@ type RegisterSchemaRequest struct {
 	Schema      json.RawMessage `json:"schema"`
 	Description string          `json:"description,omitempty"`
 	Reason      string          `json:"reason,omitempty"`
+	// Policy sets the evolution policy of a new schema (api.PolicyStrict,
+	// the default, or api.PolicyNone); for an existing schema it must be
+	// empty or its policy.
+	Policy string `json:"policy,omitempty"`
 }
 
 // PutConfigRequest is the body of PUT /v1/namespaces/{ns}/configs/{key}.

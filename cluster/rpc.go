@@ -46,6 +46,12 @@ var errorCodes = []struct {
 	{store.ErrConfigNotFound, api.CodeConfigNotFound},
 	{store.ErrRevisionMismatch, api.CodeRevisionMismatch},
 	{store.ErrRevisionNotFound, api.CodeRevisionNotFound},
+	{fsm.ErrEvolutionConflict, api.CodeEvolutionConflict},
+	{fsm.ErrSchemaDeprecated, api.CodeSchemaDeprecated},
+	{fsm.ErrSchemaInUse, api.CodeSchemaInUse},
+	{fsm.ErrInvalidPolicy, api.CodeInvalidPolicy},
+	{fsm.ErrMigrationNotFound, api.CodeMigrationNotFound},
+	{fsm.ErrMigrationConflict, api.CodeMigrationConflict},
 }
 
 // wireError is an error on the wire.

@@ -18,6 +18,13 @@ var dispatch = map[Type]applyFunc{
 	TypeDeleteNamespace: applyDeleteNamespace,
 	TypeRegisterSchema:  applyRegisterSchema,
 	TypeTxn:             applyTxn,
+	// Schema evolution (evolution.go).
+	TypeRegisterSchemas:  applyRegisterSchemas,
+	TypeSetSchemaPolicy:  applySetSchemaPolicy,
+	TypeDeprecateVersion: applyDeprecateVersion,
+	TypeDeleteSchemaVer:  applyDeleteSchemaVersion,
+	TypeStartMigration:   applyStartMigration,
+	TypeMigrateChunk:     applyMigrateChunk,
 }
 
 // applyEntry decodes and applies one log entry's data. It returns nil for an
@@ -152,6 +159,9 @@ func checkOp(tx *store.Txn, op Op) error {
 		if !ok || sv.CreateRevision != op.SchemaRevision {
 			return fmt.Errorf("%w: %s/%s no longer exists as validated",
 				store.ErrSchemaNotFound, op.Namespace, api.SchemaRef(op.Schema, op.SchemaVersion))
+		}
+		if err := checkNotDeprecated(tx, op); err != nil {
+			return err
 		}
 	case api.BatchDelete:
 		if !exists {

@@ -108,6 +108,18 @@ func Encode(cmd any) ([]byte, error) {
 		t = TypeRegisterSchema
 	case *Txn:
 		t = TypeTxn
+	case *RegisterSchemas:
+		t = TypeRegisterSchemas
+	case *SetSchemaPolicy:
+		t = TypeSetSchemaPolicy
+	case *DeprecateVersion:
+		t = TypeDeprecateVersion
+	case *DeleteSchemaVersion:
+		t = TypeDeleteSchemaVer
+	case *StartMigration:
+		t = TypeStartMigration
+	case *MigrateChunk:
+		t = TypeMigrateChunk
 	default:
 		return nil, fmt.Errorf("fsm: encode: unknown command %T", cmd)
 	}

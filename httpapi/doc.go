@@ -15,6 +15,14 @@
 // escaping, so "<", ">" and "&" come back as sent and a stored value is
 // returned byte for byte as stored. Every GET route also answers HEAD.
 //
+// # Schema evolution
+//
+// evolution.go checks a schema change against the stored entries (strict
+// policy), reports it (dry runs, structural diff) and retries a check a
+// concurrent write made stale; migrations.go runs migrations: each node
+// drives the migrations it started and, while it leads, every running one;
+// Server.Close stops those drivers.
+//
 // # Identity
 //
 // Until authentication lands, the principal recorded in history is taken

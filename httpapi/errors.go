@@ -52,6 +52,12 @@ var errorCodes = []struct {
 	{cluster.ErrReadTimeout, api.CodeTimeout},
 	{store.ErrCompacted, api.CodeCompacted},
 	{context.DeadlineExceeded, api.CodeTimeout},
+	{fsm.ErrEvolutionConflict, api.CodeEvolutionConflict},
+	{fsm.ErrSchemaDeprecated, api.CodeSchemaDeprecated},
+	{fsm.ErrSchemaInUse, api.CodeSchemaInUse},
+	{fsm.ErrInvalidPolicy, api.CodeInvalidPolicy},
+	{fsm.ErrMigrationNotFound, api.CodeMigrationNotFound},
+	{fsm.ErrMigrationConflict, api.CodeMigrationConflict},
 }
 
 // toAPIError converts any error into the wire error.

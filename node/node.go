@@ -131,6 +131,7 @@ type Node struct {
 	pprofSrv *http.Server
 	listener net.Listener
 	served   chan error
+	api      *httpapi.Server
 }
 
 // Start starts a node and returns once its HTTP API is listening and, for a
@@ -206,6 +207,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.api = api
 
 	if cfg.BootstrapExpect == 1 {
 		timeout := cfg.StartTimeout
@@ -290,6 +292,10 @@ func (n *Node) Close() error {
 		n.httpSrv = nil
 	} else if n.listener != nil {
 		_ = n.listener.Close()
+	}
+	if n.api != nil {
+		n.api.Close() // migration drivers, before raft stops under them
+		n.api = nil
 	}
 	if n.cluster != nil {
 		if err := n.cluster.Close(); err != nil {

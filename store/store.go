@@ -245,7 +245,10 @@ func load(db *bolt.DB) (*View, error) {
 			nsTxn.Insert(k, &c)
 		}
 		v.namespaces = nsTxn.Commit()
-		return loadTombstones(tx, v)
+		if err := loadTombstones(tx, v); err != nil {
+			return err
+		}
+		return loadEvolution(tx, v)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: load: %w", err)

@@ -30,6 +30,7 @@ type Txn struct {
 	cfg  *iradix.Txn[*api.ConfigEntry]
 	ct   *iradix.Txn[uint64] // config tombstones
 	nt   *iradix.Txn[uint64] // namespace tombstones
+	ev   *evoTxn             // evolution state, started on first use (evolution.go)
 
 	rev    uint64
 	seq    uint16
@@ -142,6 +143,7 @@ func (t *Txn) DeleteNamespace(name string, force bool, a Audit) error {
 		t.put(bucketSchemas, k, nil)
 		t.sch.Delete(k)
 	}
+	t.deleteNamespaceEvo(name)
 	t.put(bucketNamespaces, []byte(name), nil)
 	t.ns.Delete([]byte(name))
 	t.tombNamespace(name)
@@ -182,13 +184,16 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 		ModifiedBy: a.Principal, ModifiedAt: a.Time, Reason: a.Reason,
 	}
 	var prev uint64
-	if old, ok := t.cfg.Get(k); ok {
+	old, existed := t.cfg.Get(k)
+	if existed {
 		e.CreateRevision = old.CreateRevision
 		e.Version = old.Version + 1
 		prev = old.ModifyRevision
 	} else {
+		old = nil
 		t.adjustCounts(ns, 1, 0)
 	}
+	t.pinMoved(old, ns, schema, schemaVersion)
 	t.put(bucketConfigs, k, encodeEntry(e))
 	t.cfg.Insert(k, e)
 	t.clearConfigTomb(k)
@@ -210,6 +215,7 @@ func (t *Txn) DeleteConfig(ns, key string, a Audit) error {
 	t.cfg.Delete(k)
 	t.setConfigTomb(k)
 	t.adjustCounts(ns, -1, 0)
+	t.unpin(old)
 	return t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpDelete, Namespace: ns, Key: key,
 		Schema: old.Schema, SchemaVersion: old.SchemaVersion, PrevRevision: old.ModifyRevision,
@@ -263,6 +269,7 @@ func (t *Txn) Commit(applied uint64) error {
 	t.done = true
 	defer t.s.mu.Unlock()
 	last := t.s.view.Load().lastEvent
+	evo := t.commitEvo()
 	if n := len(t.events); n > 0 {
 		last = t.events[n-1].Revision
 	}
@@ -274,6 +281,7 @@ func (t *Txn) Commit(applied uint64) error {
 		ctombs:     t.ct.Commit(),
 		ntombs:     t.nt.Commit(),
 		lastEvent:  last,
+		evo:        evo,
 	}, false)
 	t.s.hub.publish(t.events, applied)
 	return t.s.enqueue(pendingTxn{muts: t.muts, applied: applied})
