@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/client"
 	"github.com/schemakv/schemakv/gitops"
 )
@@ -114,13 +115,54 @@ func (a *app) planOptions(ctx context.Context, c *client.Client, f syncFlags) gi
 	return gitops.PlanOptions{Prune: f.prune, Reason: a.syncReason(ctx, f.dir), SchemaDryRun: serverSchemaDryRun(c)}
 }
 
-// serverSchemaDryRun is the hook for the server's strict-mode dry run of a
-// new schema version (the schema evolution work adds the endpoint): once the
-// client has it, return a gitops.SchemaDryRun that calls it, with Source
-// "server". Until then it returns nil and the plan shows gitops'
-// LocalSchemaDryRun, which checks the same configs locally.
-func serverSchemaDryRun(_ *client.Client) gitops.SchemaDryRun {
-	return nil
+// serverSchemaDryRun asks the server to dry-run the registration of each
+// new schema version (POST .../schemas/{name}?dry_run=true), which checks
+// the stored entries pinned to the previous version under the schema's
+// evolution policy. A version that is not the server's next one (a plan
+// that adds several versions of one schema) or a server that cannot answer
+// falls back to gitops.LocalSchemaDryRun.
+func serverSchemaDryRun(c *client.Client) gitops.SchemaDryRun {
+	return func(ctx context.Context, d *gitops.Desired, st *gitops.State, ch gitops.SchemaChange) (*gitops.DryRunResult, error) {
+		res, _, err := c.Schemas().Check(ctx, ch.Namespace, ch.Name, api.RegisterSchemaRequest{Schema: ch.Schema})
+		var checks []api.SchemaCheck
+		var ae *api.Error
+		switch {
+		case err == nil:
+			checks = res.Checks
+		case errors.As(err, &ae) && ae.Code == api.CodeEvolutionCheckFailed:
+			checks = ae.Checks
+		}
+		if len(checks) != 1 || checks[0].Version != ch.Version {
+			return gitops.LocalSchemaDryRun(ctx, d, st, ch)
+		}
+		ck := checks[0]
+		out := &gitops.DryRunResult{Source: "server", Checked: ck.Checked}
+		for _, f := range ck.Failures {
+			out.Failures = append(out.Failures, gitops.DryRunFailure{Key: f.Key, Errors: f.Errors})
+		}
+		var notes []string
+		if ck.FailuresOmitted > 0 {
+			notes = append(notes, fmt.Sprintf("%d more failing entries not listed", ck.FailuresOmitted))
+		}
+		if ck.Policy == api.PolicyNone && ck.Failed > 0 {
+			notes = append(notes, "policy none: the server registers it anyway")
+		}
+		breaking := 0
+		for _, chg := range ck.Changes {
+			if chg.Breaking {
+				breaking++
+			}
+		}
+		if len(ck.Changes) > 0 {
+			notes = append(notes, fmt.Sprintf("%d structural changes from v%d (%d breaking)", len(ck.Changes), ck.From, breaking))
+		}
+		if len(out.Failures) == 0 && len(notes) > 0 {
+			// The renderer shows a note instead of a clean result.
+			out.Note = fmt.Sprintf("all %d config(s) pinned to %s@%d validate against @%d; %s",
+				ck.Checked, ch.Name, ck.From, ch.Version, strings.Join(notes, "; "))
+		}
+		return out, nil
+	}
 }
 
 // useColor reports whether the plan is painted: --color always, or auto on

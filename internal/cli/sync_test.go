@@ -191,7 +191,7 @@ required: [timeout_ms]
 	}
 	for _, want := range []string{
 		"+ register schema payments/checkout@2  (namespaces/payments/schemas/checkout/v2.yaml)",
-		"dry run (local): all 2 config(s) pinned to checkout@1 validate against @2",
+		"dry run (server): all 2 config(s) pinned to checkout@1 validate against @2",
 		"~ update config payments/checkout/eu",
 		"--- server payments/checkout/eu (checkout@1, revision ",
 		"+++ namespaces/payments/configs/checkout/eu.yaml (checkout@1)",
