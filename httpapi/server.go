@@ -190,6 +190,8 @@ func (s *Server) routes() {
 	v1.POST("/batch", s.batch)
 	get(v1, "/watch", s.watchStream)
 	v1.POST("/watch", s.watchStreamMulti)
+
+	s.uiRoutes() // ui.go: the web UI under /ui/
 }
 
 func (s *Server) health(c *gin.Context) {

@@ -1,0 +1,277 @@
+package ui_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/schemakv/schemakv/api"
+)
+
+// tab drives one browser tab of a test. Every wait is on a DOM condition,
+// never a fixed sleep.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+	srv testServer
+}
+
+func (b tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// waitJS waits until the JavaScript expression is truthy.
+func (b tab) waitJS(what, expr string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](fmt.Sprintf("Boolean(%s)", expr), chromedp.WithPollingTimeout(90*time.Second))); err != nil {
+		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.body.innerText"))
+		b.t.Fatalf("wait for %s (%s): %v\npage text:\n%s", what, expr, err, page)
+	}
+}
+
+// waitText waits until the element's text contains s.
+func (b tab) waitText(sel, s string) {
+	b.t.Helper()
+	b.waitJS(fmt.Sprintf("%s to contain %q", sel, s),
+		fmt.Sprintf("document.querySelector(%q)?.textContent.includes(%q)", sel, s))
+}
+
+func (b tab) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// open navigates to a route of the UI and waits until it has rendered.
+func (b tab) open(route string) {
+	b.t.Helper()
+	b.do("open "+route, chromedp.Navigate(b.srv.URL+"/ui/#"+route))
+	b.waitJS("the view of "+route, "document.querySelector('main')?.dataset.ready && !document.querySelector('main').hasAttribute('aria-busy')")
+}
+
+// typeInto replaces a field's text by typing it, as a user does.
+func (b tab) typeInto(sel, s string) {
+	b.t.Helper()
+	// chromedp.Clear leaves number inputs as they are: empty the field in
+	// the page, then type.
+	b.do("type into "+sel, chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf("document.querySelector(%q).value = ''", sel)),
+		chromedp.SendKeys(chromedp.CSS(sel), s))
+}
+
+func (b tab) click(sel string) {
+	b.t.Helper()
+	b.do("click "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+}
+
+// screenshot writes a PNG of the whole page to the artefacts directory.
+func (b tab) screenshot(dir, name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot %s", p)
+}
+
+// signIn pastes the server's token on the sign-in page.
+func (b tab) signIn(principal string) {
+	b.t.Helper()
+	b.do("open the UI", chromedp.Navigate(b.srv.URL+"/"))
+	b.do("sign-in form", chromedp.WaitVisible(chromedp.CSS("#token")))
+	if b.srv.Token != "" {
+		b.typeInto("#token", b.srv.Token)
+	}
+	b.typeInto("#principal", principal)
+	b.click("form.signin button[type=submit]")
+	b.waitText("#who", "Signed in as "+principal)
+	b.waitJS("the namespaces view", "document.querySelector('main')?.dataset.view === 'namespaces' && document.querySelector('#ns-name')")
+}
+
+func (b tab) entry(ns, key string) api.ConfigEntry {
+	b.t.Helper()
+	res, body := httpGet(b.t, b.srv, "/v1/namespaces/"+ns+"/configs/"+key)
+	if res.StatusCode != 200 {
+		b.t.Fatalf("GET %s/%s: %d %s", ns, key, res.StatusCode, body)
+	}
+	var e api.ConfigEntry
+	if err := json.Unmarshal(body, &e); err != nil {
+		b.t.Fatal(err)
+	}
+	return e
+}
+
+// sameJSON reports whether two JSON texts hold the same value.
+func sameJSON(a json.RawMessage, b string) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+const checkoutSchema = `{
+  "type": "object",
+  "properties": {
+    "timeout_ms": {"type": "integer", "minimum": 1, "maximum": 60000, "description": "how long to wait"},
+    "retries": {"type": "integer", "minimum": 0, "maximum": 10},
+    "currency": {"enum": ["EUR", "USD", "GBP"]}
+  },
+  "required": ["timeout_ms", "currency"]
+}`
+
+// TestBrowser_Scenario walks through the UI as a user would, in headless
+// Chromium against a real node: sign in, create a namespace and a schema,
+// create a config through the generated form (a validation error shows at
+// its field), edit it in a second tab while the first one updates live, hit
+// the compare-and-set conflict, compare revisions and roll back.
+func TestBrowser_Scenario(t *testing.T) {
+	srv := startServer(t)
+	shots := artifactsDir(t)
+	a := tab{t: t, ctx: browser(t), srv: srv}
+
+	a.signIn("alice")
+
+	// A namespace.
+	a.typeInto("#ns-name", "payments")
+	a.typeInto("#ns-desc", "Payments team")
+	a.click("form button[type=submit]")
+	a.waitJS("the new namespace's row", `document.querySelector('tr[data-ns="payments"]')`)
+
+	// A schema: the editor reports a syntax error while the JSON is
+	// incomplete and shows which objects are closed.
+	a.click(`tr[data-ns="payments"] a`)
+	a.click("#new-schema")
+	a.typeInto("#schema-name", "checkout")
+	a.do("schema text", chromedp.SetValue(chromedp.CSS("#schema-doc"), checkoutSchema[:len(checkoutSchema)-1]))
+	a.do("type into the schema", chromedp.SendKeys(chromedp.CSS("#schema-doc"), " "))
+	a.waitText("#schema-doc-err", "JSON syntax error")
+	a.do("finish the schema", chromedp.SendKeys(chromedp.CSS("#schema-doc"), "}"))
+	a.waitJS("the syntax error to clear", "document.querySelector('#schema-doc-err').textContent === ''")
+	a.waitText(".closed-list", "by default (additionalProperties: false added)")
+	a.typeInto("#schema-reason", "first version")
+	a.click("#dry-run")
+	a.waitText("main", "Dry run: nothing was changed.")
+	a.screenshot(shots, "schema-editor")
+	a.click("#register")
+	a.waitJS("the schema view", "document.querySelector('#schema-version')")
+	a.screenshot(shots, "schema")
+
+	// A config through the generated form: required markers, an enum as a
+	// list, and the server's validation error at its field.
+	a.open("/ns/payments/new-config")
+	a.waitJS("required markers", `document.querySelector('[data-pointer="/timeout_ms"] .req') && document.querySelector('[data-pointer="/currency"] .req') && !document.querySelector('[data-pointer="/retries"] .req')`)
+	a.typeInto("#cfg-key", "checkout/eu")
+	a.typeInto(`[data-pointer="/timeout_ms"] input`, "0")
+	a.do("choose EUR", chromedp.SetValue(chromedp.CSS(`[data-pointer="/currency"] select`), "0"))
+	a.typeInto("#cfg-reason", "CR-1")
+	a.click("#save")
+	a.waitText(`[data-pointer="/timeout_ms"] .field-error`, "/timeout_ms")
+	a.waitJS("the field marked invalid", `document.querySelector('[data-pointer="/timeout_ms"] input').getAttribute('aria-invalid') === 'true'`)
+	if got := a.text(`[data-pointer="/currency"] .field-error`); got != "" {
+		t.Errorf("currency shows an error it does not have: %q", got)
+	}
+	a.screenshot(shots, "validation")
+	a.typeInto(`[data-pointer="/timeout_ms"] input`, "2500")
+	a.click("#save")
+	a.waitJS("the config view", "document.querySelector('#current-value')")
+	a.waitText("#current-value", `"timeout_ms": 2500`)
+	first := a.entry("payments", "checkout/eu")
+	if !sameJSON(first.Value, `{"currency":"EUR","timeout_ms":2500}`) || first.Reason != "CR-1" || first.ModifiedBy != "alice" {
+		t.Fatalf("created entry = %s reason %q by %q", first.Value, first.Reason, first.ModifiedBy)
+	}
+
+	// Tab A starts an edit; tab B (bob) saves a change first. Tab A's view
+	// of the entry updates live, its unsaved edit stays, and saving it
+	// shows the conflict instead of overwriting bob's change.
+	a.waitText(".live", "Live")
+	a.typeInto(`[data-pointer="/retries"] input`, "5")
+
+	b := tab{t: t, ctx: newTab(t, a.ctx), srv: srv}
+	b.signIn("bob")
+	b.open("/ns/payments/config/checkout/eu")
+	b.typeInto(`[data-pointer="/timeout_ms"] input`, "3000")
+	b.typeInto("#cfg-reason", "CR-2")
+	b.click("#save")
+	b.waitText("#save-result", "Saved as revision")
+	second := b.entry("payments", "checkout/eu")
+
+	a.waitText("#current-value", `"timeout_ms": 3000`)
+	a.waitText("#entry-by", "bob")
+	a.waitText("#live-banner", "while you were editing")
+	a.screenshot(shots, "live-update")
+	a.click("#save")
+	a.waitJS("the conflict", "document.querySelector('#conflict')")
+	a.waitText("#conflict", "revision "+strconv.FormatUint(second.ModifyRevision, 10))
+	a.waitJS("the conflict's diff", `document.querySelector('#conflict table.diff tr[data-kind="changed"]')`)
+	a.screenshot(shots, "conflict")
+	if e := a.entry("payments", "checkout/eu"); e.ModifyRevision != second.ModifyRevision {
+		t.Fatalf("the conflicting save changed the entry: revision %d, want %d", e.ModifyRevision, second.ModifyRevision)
+	}
+	// Keep mine: the next save replaces bob's revision on purpose.
+	a.click("#keep-mine")
+	a.typeInto("#cfg-reason", "CR-3")
+	a.click("#save")
+	a.waitText("#save-result", "Saved as revision")
+	third := a.entry("payments", "checkout/eu")
+	if !sameJSON(third.Value, `{"currency":"EUR","retries":5,"timeout_ms":2500}`) || third.Reason != "CR-3" {
+		t.Fatalf("after keeping mine: %s reason %q", third.Value, third.Reason)
+	}
+
+	// History: who, why, when; compare two revisions; roll back to the first.
+	a.click("#history-link")
+	a.waitJS("three revisions", "document.querySelectorAll('#history tbody tr').length === 3")
+	for _, want := range []string{"alice", "bob", "CR-1", "CR-2", "CR-3"} {
+		a.waitText("#history", want)
+	}
+	a.click("#compare")
+	a.waitJS("the diff", `document.querySelector('#diff-out table.diff') && document.querySelector('#patch')`)
+	a.waitText("#patch", "/retries")
+	a.screenshot(shots, "history")
+	row := fmt.Sprintf(`tr[data-revision="%d"]`, first.ModifyRevision)
+	a.click(row + " .confirm button")
+	a.typeInto(fmt.Sprintf("#rb-reason-%d", first.ModifyRevision), "back to CR-1")
+	a.click(row + " .confirm button.danger")
+	a.waitText("#rollback-result", "Rolled back to revision")
+	a.waitJS("the rollback in the history", "document.querySelectorAll('#history tbody tr').length === 4")
+	rolled := a.entry("payments", "checkout/eu")
+	if !sameJSON(rolled.Value, string(first.Value)) || rolled.Reason != "back to CR-1" {
+		t.Fatalf("after rollback: %s reason %q, want %s", rolled.Value, rolled.Reason, first.Value)
+	}
+
+	// Tab B, still open on the entry and not edited, follows live.
+	b.waitText("#current-value", `"timeout_ms": 2500`)
+	b.waitText("#live-banner", "back to CR-1")
+
+	a.open("/ns/payments")
+	a.waitJS("the config list", `document.querySelector('tr[data-key="checkout/eu"]')`)
+	a.screenshot(shots, "namespace")
+	a.open("/cluster")
+	a.waitJS("the cluster table", "document.querySelector('#cluster table')")
+	a.screenshot(shots, "cluster")
+	a.open("/")
+	a.screenshot(shots, "namespaces")
+}
+
+// TestBrowser_ViewerRefusedAdminPage will sign in with a viewer's token and
+// check that admin pages are refused; it needs authentication first.
+func TestBrowser_ViewerRefusedAdminPage(t *testing.T) {
+	t.Skip("needs auth (branch auth): viewer tokens and roles do not exist on this branch yet")
+}

@@ -1,0 +1,15 @@
+// Package ui holds the web UI: static HTML, CSS and JavaScript modules,
+// embedded in the binary with go:embed and served by httpapi under /ui/.
+//
+// There is no build step and no JavaScript toolchain: the files in static/
+// are what the browser runs (ES modules, no framework). The UI talks only to
+// the server that served it, through the public HTTP API, sending the API
+// token the user pasted at sign-in as "Authorization: Bearer <token>" on
+// every request (kept in sessionStorage, so it lasts as long as the tab).
+// Live updates read POST /v1/watch as NDJSON through fetch() streaming,
+// because EventSource cannot send an Authorization header.
+//
+// The package has no state and imports only the standard library, so any
+// layer may serve its files; only httpapi does. The browser tests in
+// browser_test.go drive the UI in headless Chromium against a real node.
+package ui
