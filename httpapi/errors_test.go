@@ -141,7 +141,7 @@ func TestErrors_EveryCode(t *testing.T) {
 		{"rollback to another key's revision", "POST", ns + "/rollback/svc/a", fmt.Sprintf(`{"revision":%d}`, gone.ModifyRevision), nil, 404, api.CodeRevisionNotFound},
 		// route_not_found
 		{"unknown route", "GET", "/v1/nope", nil, nil, 404, api.CodeRouteNotFound},
-		{"root", "GET", "/", nil, nil, 404, api.CodeRouteNotFound},
+		{"unknown top-level path", "GET", "/nope", nil, nil, 404, api.CodeRouteNotFound}, // "/" redirects to the web UI
 		{"unknown version", "GET", "/v2/namespaces", nil, nil, 404, api.CodeRouteNotFound},
 		{"unknown collection", "GET", ns + "/secrets/k", nil, nil, 404, api.CodeRouteNotFound},
 		{"trailing slash", "GET", "/v1/namespaces/", nil, nil, 404, api.CodeRouteNotFound},

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,13 @@ func (b tab) typeInto(sel, s string) {
 		chromedp.SendKeys(chromedp.CSS(sel), s))
 }
 
+// setText sets a text area's content at once, as a paste does.
+func (b tab) setText(sel, s string) {
+	b.t.Helper()
+	b.do("set "+sel, chromedp.SetValue(chromedp.CSS(sel), s),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf("document.querySelector(%q).dispatchEvent(new Event('input'))", sel)))
+}
+
 func (b tab) click(sel string) {
 	b.t.Helper()
 	b.do("click "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
@@ -80,7 +88,7 @@ func (b tab) click(sel string) {
 // screenshot writes a PNG of the whole page to the artefacts directory.
 func (b tab) screenshot(dir, name string) {
 	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -151,8 +159,8 @@ func TestBrowser_Scenario(t *testing.T) {
 
 	// A namespace.
 	a.typeInto("#ns-name", "payments")
-	a.typeInto("#ns-desc", "Payments team")
-	a.click("form button[type=submit]")
+	// By keyboard: Enter in a field submits its form.
+	a.typeInto("#ns-desc", "Payments team\r")
 	a.waitJS("the new namespace's row", `document.querySelector('tr[data-ns="payments"]')`)
 
 	// A schema: the editor reports a syntax error while the JSON is
@@ -259,6 +267,28 @@ func TestBrowser_Scenario(t *testing.T) {
 	// Tab B, still open on the entry and not edited, follows live.
 	b.waitText("#current-value", `"timeout_ms": 2500`)
 	b.waitText("#live-banner", "back to CR-1")
+
+	// On a phone-sized screen the entry's page needs no sideways scrolling.
+	b.do("narrow screen", chromedp.EmulateViewport(390, 844))
+	b.waitJS("no sideways scrolling", "document.documentElement.scrollWidth <= window.innerWidth")
+	b.screenshot(shots, "narrow")
+
+	// Strict mode: a version 2 that the stored entry would fail is refused
+	// by the dry run, which names the entry and where it fails.
+	a.open("/ns/payments/schema-edit/checkout")
+	a.setText("#schema-doc", strings.Replace(checkoutSchema, `"maximum": 60000`, `"maximum": 2000`, 1))
+	a.click("#dry-run")
+	a.waitJS("the failing entries", "document.querySelector('table.failures')")
+	a.waitText("table.failures", "checkout/eu")
+	a.waitText("table.failures", "/timeout_ms")
+	a.screenshot(shots, "schema-dry-run")
+	// A compatible version 2 (one more optional field) registers; the
+	// schema page compares the versions.
+	a.setText("#schema-doc", strings.Replace(checkoutSchema, `"currency": {`, `"region": {"type": "string"}, "currency": {`, 1))
+	a.click("#register")
+	a.waitJS("the schema page", "document.querySelector('#diff-from')")
+	a.waitJS("the versions' diff", `document.querySelector('table.diff tr[data-kind="added"]')`)
+	a.waitText("table.diff", "region")
 
 	a.open("/ns/payments")
 	a.waitJS("the config list", `document.querySelector('tr[data-key="checkout/eu"]')`)

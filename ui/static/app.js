@@ -537,6 +537,7 @@ async function configView({ ns, key }) {
         base = current;
         verSel.value = String(current.schema_version);
         build(current.value);
+        fill(out);
         fill(banner, message('info', `Updated live: revision ${e.revision} by ${e.principal}${e.reason ? ` (${e.reason})` : ''}.`));
       } else {
         fill(banner, message('info', `Changed at revision ${e.revision} by ${e.principal} while you were editing. Saving will show both versions.`));
