@@ -145,7 +145,7 @@ async function namespacesView() {
       h('p', { class: 'hint', id: 'ns-name-hint' }, 'lowercase letters, digits and -, at most 63')),
     h('div', { class: 'field' }, h('label', { for: 'ns-desc' }, 'Description'), descIn),
     h('div', { class: 'field' }, h('label', { for: 'ns-reason' }, 'Reason'), reasonIn),
-    h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Create namespace'))), out);
+    h('div', { class: 'field field-action' }, h('button', { type: 'submit' }, 'Create namespace'))), out);
   fill(main, title('Namespaces'), status, list, h('section', { class: 'panel', 'aria-labelledby': 'ns-create' },
     h('h2', { id: 'ns-create' }, 'Create a namespace'), form));
   await load();
@@ -204,7 +204,7 @@ async function namespaceView({ ns }, query) {
     h('div', { class: 'field' }, h('label', { for: 'cfg-prefix' }, 'Key prefix'), prefixIn),
     h('div', { class: 'field' }, h('label', { for: 'cfg-where' }, 'Where'), whereIn,
       h('p', { class: 'hint', id: 'cfg-where-hint' }, 'a query on indexed fields, passed as where=')),
-    h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Filter')));
+    h('div', { class: 'field field-action' }, h('button', { type: 'submit' }, 'Filter')));
   const schemas = h('div', { class: 'table-wrap' });
   const loadSchemas = async () => {
     const res = await get(`${nsPath(ns)}/schemas`);
@@ -218,7 +218,7 @@ async function namespaceView({ ns }, query) {
       : h('p', {}, 'No schemas yet.'));
   };
   fill(main, title(ns, ['Namespaces', '#/']), n.description ? h('p', {}, n.description) : null,
-    h('div', { class: 'grid2' },
+    h('div', { class: 'grid2 wide-left' },
       h('section', { class: 'panel', 'aria-labelledby': 'h-configs' },
         h('h2', { id: 'h-configs' }, 'Configs'),
         h('p', {}, h('a', { href: `#/ns/${enc(ns)}/new-config`, id: 'new-config' }, 'New config')),
