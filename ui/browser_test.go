@@ -24,9 +24,15 @@ type tab struct {
 	srv testServer
 }
 
+// stepTimeout bounds one step (a wait included), so a broken page fails
+// the test in a minute rather than at the test's deadline.
+const stepTimeout = 90 * time.Second
+
 func (b tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
 		b.t.Fatalf("%s: %v", what, err)
 	}
 }
@@ -34,7 +40,7 @@ func (b tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 // waitJS waits until the JavaScript expression is truthy.
 func (b tab) waitJS(what, expr string) {
 	b.t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](fmt.Sprintf("Boolean(%s)", expr), chromedp.WithPollingTimeout(90*time.Second))); err != nil {
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](fmt.Sprintf("Boolean(%s)", expr), chromedp.WithPollingTimeout(stepTimeout))); err != nil {
 		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.body.innerText"))
 		b.t.Fatalf("wait for %s (%s): %v\npage text:\n%s", what, expr, err, page)
 	}
@@ -290,6 +296,22 @@ func TestBrowser_Scenario(t *testing.T) {
 	a.waitJS("the versions' diff", `document.querySelector('table.diff tr[data-kind="added"]')`)
 	a.waitText("table.diff", "region")
 
+	// Delete the entry through compare-and-set, with a reason.
+	a.open("/ns/payments/config/checkout/eu")
+	a.click("#main .confirm button.danger")
+	a.typeInto("#delete-reason", "retired")
+	a.click("#main .confirm button.danger")
+	a.waitJS("the namespace page", "document.querySelector('#new-config')")
+	if res, body := httpGet(t, srv, "/v1/namespaces/payments/configs/checkout/eu"); res.StatusCode != 404 {
+		t.Fatalf("after delete: %d %s", res.StatusCode, body)
+	}
+	// Put it back for the namespace page's screenshot.
+	a.open(fmt.Sprintf("/ns/payments/history/checkout/eu"))
+	a.waitJS("history with the delete", "document.querySelectorAll('#history tbody tr').length === 5")
+	a.click(row + " .confirm button")
+	a.click(row + " .confirm button.danger")
+	a.waitText("#rollback-result", "Rolled back to revision")
+
 	a.open("/ns/payments")
 	a.waitJS("the config list", `document.querySelector('tr[data-key="checkout/eu"]')`)
 	a.screenshot(shots, "namespace")
@@ -304,4 +326,69 @@ func TestBrowser_Scenario(t *testing.T) {
 // check that admin pages are refused; it needs authentication first.
 func TestBrowser_ViewerRefusedAdminPage(t *testing.T) {
 	t.Skip("needs auth (branch auth): viewer tokens and roles do not exist on this branch yet")
+}
+
+// TestBrowser_Modules checks the UI's own logic in the browser: the line
+// diff, the JSON syntax message, and the generated form's value and its
+// placement of server errors.
+func TestBrowser_Modules(t *testing.T) {
+	srv := startServer(t)
+	b := tab{t: t, ctx: browser(t), srv: srv}
+	b.do("open the UI", chromedp.Navigate(srv.URL+"/ui/"))
+	b.do("sign-in form", chromedp.WaitVisible(chromedp.CSS("#token")))
+	out, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(async () => {
+  const d = await import('/ui/diff.js');
+  const f = await import('/ui/form.js');
+  const out = {};
+  out.rows = d.lineDiff(d.pretty({b: 2, a: 1}), d.pretty({a: 1, c: 4, b: 3})).map((r) => r.kind);
+  out.memberRows = d.lineDiff(d.pretty({t: 3000}), d.pretty({r: 5, t: 2500})).map((r) => r.kind);
+  out.syntax = f.jsonSyntaxError('{"a": 1,\n "b": }');
+  out.noSyntax = f.jsonSyntaxError('{"a": [1, 2]}');
+  const form = new f.SchemaForm({type: 'object', required: ['a'], properties: {
+    a: {type: 'integer'},
+    o: {type: 'object', properties: {x: {enum: [1, 'two']}}, required: ['x']},
+    tags: {type: 'array'},
+    off: {type: 'boolean'},
+  }}, {a: 5, o: {x: 'two'}, tags: ['p'], off: false, extra: true});
+  out.value = form.value().value;
+  out.placed = form.showErrors([
+    {pointer: '/o', keyword: '/properties/o/required', message: "missing property 'x'"},
+    {pointer: '/tags/0', keyword: '/properties/tags/items', message: 'bad'},
+    {pointer: '/nope/deep', keyword: '/additionalProperties', message: 'unknown'},
+  ]).map((p) => p.pointer);
+  out.invalid = [...document.querySelectorAll('[aria-invalid="true"]')].length;
+  return JSON.stringify(out);
+})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate: %v", err)
+	}
+	var got struct {
+		Rows, MemberRows []string
+		Syntax, NoSyntax string
+		Value            json.RawMessage
+		Placed           []string
+		Invalid          int
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("decode %s: %v", out, err)
+	}
+	if want := []string{"same", "same", "changed", "added", "same"}; !reflect.DeepEqual(got.Rows, want) {
+		t.Errorf("lineDiff kinds = %v, want %v", got.Rows, want)
+	}
+	// A member added before a changed one is an addition, and the changed
+	// member faces its old line.
+	if want := []string{"same", "added", "changed", "same"}; !reflect.DeepEqual(got.MemberRows, want) {
+		t.Errorf("lineDiff of members = %v, want %v", got.MemberRows, want)
+	}
+	if !strings.Contains(got.Syntax, "line 2") || got.NoSyntax != "" {
+		t.Errorf("jsonSyntaxError = %q and %q", got.Syntax, got.NoSyntax)
+	}
+	if !sameJSON(got.Value, `{"a": 5, "o": {"x": "two"}, "tags": ["p"], "off": false, "extra": true}`) {
+		t.Errorf("form value = %s", got.Value)
+	}
+	// A missing required member goes to its own field; an error inside a
+	// JSON box to the box; one below no field to the form.
+	if want := []string{"/o/x", "/tags", ""}; !reflect.DeepEqual(got.Placed, want) {
+		t.Errorf("errors placed at %q, want %q", got.Placed, want)
+	}
 }

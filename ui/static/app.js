@@ -508,6 +508,21 @@ async function configView({ ns, key }) {
           base = theirs; fill(out, message('info', `Your version will replace revision ${theirs.modify_revision}: press Save.`));
         } }, 'Keep mine over theirs'))));
   };
+  // deleteEntryButton deletes through compare-and-set too: a change made
+  // since the page showed the entry stops the delete.
+  function deleteEntryButton() {
+    let reasonIn;
+    const res = h('div', {});
+    return h('div', {}, confirmButton('Delete entry', `Delete ${key}? History keeps its revisions.`, async () => {
+      try {
+        await request('DELETE', path, { headers: { 'If-Match': `"${current.modify_revision}"`, 'X-Schemakv-Reason': reasonIn.value } });
+        location.hash = `#/ns/${enc(ns)}`;
+      } catch (err) { fill(res, errorBox(err, 'Not deleted')); }
+    }, () => {
+      reasonIn = h('input', { type: 'text', id: 'delete-reason', autocomplete: 'off' });
+      return h('span', {}, h('label', { for: 'delete-reason' }, 'Reason '), reasonIn, ' ');
+    }), res);
+  }
   fill(main, title(key, ['Namespaces', '#/'], [ns, `#/ns/${enc(ns)}`]),
     h('p', {}, h('a', { href: historyHref(ns, key), id: 'history-link' }, 'History, diff and rollback')),
     banner,
@@ -518,7 +533,9 @@ async function configView({ ns, key }) {
           h('div', { class: 'field' }, h('label', { for: 'cfg-version' }, 'Schema version'), verSel),
           formBox,
           h('div', { class: 'field' }, h('label', { for: 'cfg-reason' }, 'Reason for the change'), reasonIn),
-          h('button', { type: 'submit', id: 'save' }, 'Save'), out))));
+          h('button', { type: 'submit', id: 'save' }, 'Save'), out),
+        h('h3', {}, 'Delete'),
+        deleteEntryButton())));
   showCurrent();
   await build(base.value);
   return follow([{ id: 'entry', namespace: ns, key }], first.data.modify_revision + 1, (m) => {

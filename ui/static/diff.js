@@ -58,15 +58,28 @@ export function lineDiff(a, b) {
   return rows;
 }
 
-// pair lines removed and added at one place side by side as changes.
+const KEY = /^\s*"((?:[^"\\]|\\.)*)":/;
+const keyOf = (line) => (KEY.exec(line) || [])[1];
+
+// pair lines removed and added at one place side by side: lines of the same
+// object member face each other as a change; a member only on one side is
+// a removal or an addition.
 function pair(dels, adds) {
   const rows = [];
-  for (let k = 0; k < Math.max(dels.length, adds.length); k++) {
-    const l = dels[k], r = adds[k];
-    if (l !== undefined && r !== undefined) rows.push({ left: l, right: r, kind: 'changed' });
-    else if (l !== undefined) rows.push({ left: l, right: '', kind: 'removed' });
-    else rows.push({ left: '', right: r, kind: 'added' });
+  let i = 0, j = 0;
+  const laterIn = (list, from, k) => k !== undefined && list.slice(from).some((l) => keyOf(l) === k);
+  while (i < dels.length && j < adds.length) {
+    const kd = keyOf(dels[i]), ka = keyOf(adds[j]);
+    if (kd === ka || (!laterIn(adds, j + 1, kd) && !laterIn(dels, i + 1, ka))) {
+      rows.push({ left: dels[i++], right: adds[j++], kind: 'changed' });
+    } else if (laterIn(adds, j + 1, kd)) {
+      rows.push({ left: '', right: adds[j++], kind: 'added' });
+    } else {
+      rows.push({ left: dels[i++], right: '', kind: 'removed' });
+    }
   }
+  while (i < dels.length) rows.push({ left: dels[i++], right: '', kind: 'removed' });
+  while (j < adds.length) rows.push({ left: '', right: adds[j++], kind: 'added' });
   return rows;
 }
 

@@ -27,21 +27,87 @@ function kindOf(s) {
   return 'json';
 }
 
-/** jsonSyntaxError returns a readable message for text that is not JSON, or "". */
+/**
+ * jsonSyntaxError returns a readable message for text that is not JSON
+ * (with its line and column), or "" for JSON and for empty text.
+ */
 export function jsonSyntaxError(text) {
   if (text.trim() === '') return '';
   try {
     JSON.parse(text);
     return '';
   } catch (err) {
-    const m = /position (\d+)/.exec(err.message);
-    if (m) {
-      const pos = Number(m[1]);
-      const before = text.slice(0, pos).split('\n');
-      return `JSON syntax error at line ${before.length}, column ${before[before.length - 1].length + 1}: ${err.message}`;
-    }
-    return `JSON syntax error: ${err.message}`;
+    const at = firstError(text);
+    const before = text.slice(0, at.pos).split('\n');
+    return `JSON syntax error at line ${before.length}, column ${before[before.length - 1].length + 1}: ${at.msg}`;
   }
+}
+
+// firstError scans text as JSON and returns where and why it stops being
+// JSON: browsers' JSON.parse messages do not all give a position.
+function firstError(text) {
+  let i = 0;
+  const fail = (msg) => { throw { pos: i, msg }; };
+  const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i++; };
+  const lit = (word) => { if (text.startsWith(word, i)) i += word.length; else fail(`unexpected ${show()}`); };
+  const show = () => (i >= text.length ? 'end of text' : `"${text[i]}"`);
+  const str = () => {
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') {
+        i++;
+        if (text[i] === 'u') { if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail('bad \\u escape'); i += 4; }
+        else if (!'"\\/bfnrt'.includes(text[i] ?? 'x')) fail('bad escape');
+      } else if (text.charCodeAt(i) < 0x20) fail('control character in a string');
+      i++;
+    }
+    if (i >= text.length) fail('unterminated string');
+    i++;
+  };
+  const num = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (!m) fail(`unexpected ${show()}`);
+    i += m[0].length;
+  };
+  const value = () => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++; ws();
+      if (text[i] === '}') { i++; return; }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail(`expected a member name in quotes, found ${show()}`);
+        str(); ws();
+        if (text[i] !== ':') fail(`expected ":", found ${show()}`);
+        i++; value(); ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i] === '}') { i++; return; }
+        fail(`expected "," or "}", found ${show()}`);
+      }
+    } else if (c === '[') {
+      i++; ws();
+      if (text[i] === ']') { i++; return; }
+      for (;;) {
+        value(); ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i] === ']') { i++; return; }
+        fail(`expected "," or "]", found ${show()}`);
+      }
+    } else if (c === '"') str();
+    else if (c === 't') lit('true');
+    else if (c === 'f') lit('false');
+    else if (c === 'n') lit('null');
+    else num();
+  };
+  try {
+    value(); ws();
+    if (i < text.length) fail(`unexpected ${show()} after the value`);
+  } catch (e) {
+    if (e && typeof e.pos === 'number') return e;
+    throw e;
+  }
+  return { pos: text.length, msg: 'not JSON' };
 }
 
 function hint(s, kind) {
