@@ -199,6 +199,7 @@ func TestBrowser_Scenario(t *testing.T) {
 	a.click("#save")
 	a.waitText(`[data-pointer="/timeout_ms"] .field-error`, "/timeout_ms")
 	a.waitJS("the field marked invalid", `document.querySelector('[data-pointer="/timeout_ms"] input').getAttribute('aria-invalid') === 'true'`)
+	a.waitJS("focus on the invalid field", `document.activeElement === document.querySelector('[data-pointer="/timeout_ms"] input')`)
 	if got := a.text(`[data-pointer="/currency"] .field-error`); got != "" {
 		t.Errorf("currency shows an error it does not have: %q", got)
 	}
@@ -306,7 +307,7 @@ func TestBrowser_Scenario(t *testing.T) {
 		t.Fatalf("after delete: %d %s", res.StatusCode, body)
 	}
 	// Put it back for the namespace page's screenshot.
-	a.open(fmt.Sprintf("/ns/payments/history/checkout/eu"))
+	a.open("/ns/payments/history/checkout/eu")
 	a.waitJS("history with the delete", "document.querySelectorAll('#history tbody tr').length === 5")
 	a.click(row + " .confirm button")
 	a.click(row + " .confirm button.danger")

@@ -74,6 +74,14 @@ async function signInView(params) {
     ev.preventDefault();
     session.signIn(tokenIn.value.trim(), nameIn.value.trim());
     try {
+      // A server with authentication knows who the token is: the typed
+      // name is then not sent (the server records the token's identity).
+      try {
+        await get('/v1/whoami');
+        session.signIn(tokenIn.value.trim(), '');
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status !== 404) throw err;
+      }
       await get('/v1/namespaces');
       await refreshWho();
       location.hash = params.next || '#/';
@@ -415,8 +423,10 @@ async function newConfigView({ ns }) {
       });
       location.hash = configHref(ns, key);
     } catch (err) {
-      if (err.code === 'validation_failed') fill(out, errorSummary(err, form.showErrors(err.details)));
-      else fill(out, errorBox(err, 'Not saved'));
+      if (err.code === 'validation_failed') {
+        fill(out, errorSummary(err, form.showErrors(err.details)));
+        form.element.querySelector('[aria-invalid="true"]')?.focus();
+      } else fill(out, errorBox(err, 'Not saved'));
     }
   };
   fill(main, title('New config', ['Namespaces', '#/'], [ns, `#/ns/${enc(ns)}`]),
@@ -486,8 +496,10 @@ async function configView({ ns, key }) {
       reasonIn.value = '';
       fill(out, message('ok', `Saved as revision ${res.data.modify_revision}.`));
     } catch (err) {
-      if (err.code === 'validation_failed') fill(out, errorSummary(err, form.showErrors(err.details)));
-      else if (err.code === 'revision_mismatch') await conflict(v.value);
+      if (err.code === 'validation_failed') {
+        fill(out, errorSummary(err, form.showErrors(err.details)));
+        form.element.querySelector('[aria-invalid="true"]')?.focus();
+      } else if (err.code === 'revision_mismatch') await conflict(v.value);
       else fill(out, errorBox(err, 'Not saved'));
     }
   };
