@@ -28,8 +28,14 @@ type testServer struct {
 
 // startServer starts a real single node on loopback :0 ports with a
 // temporary data directory, closed when the test ends. It is the one place
-// that knows how the node is configured: when node.Config gains
-// authentication, set it up here and return the token of an admin.
+// that knows how the node is configured. When node.Config gains
+// authentication (branch auth: on by default), set the bootstrap admin
+// token here and return it:
+//
+//	cfg.Auth.BootstrapToken = uiTestAdminToken
+//	return testServer{URL: n.HTTPURL(), Token: uiTestAdminToken}
+//
+// The browser tests then paste it at sign-in and httpGet sends it.
 func startServer(t *testing.T) testServer {
 	t.Helper()
 	cfg := node.DefaultConfig()

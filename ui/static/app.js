@@ -77,8 +77,8 @@ async function signInView(params) {
       // A server with authentication knows who the token is: the typed
       // name is then not sent (the server records the token's identity).
       try {
-        await get('/v1/whoami');
-        session.signIn(tokenIn.value.trim(), '');
+        const who = (await get('/v1/whoami')).data || {};
+        if (who.kind && who.kind !== 'dev') session.signIn(tokenIn.value.trim(), '');
       } catch (err) {
         if (!(err instanceof ApiError) || err.status !== 404) throw err;
       }
@@ -108,7 +108,9 @@ async function refreshWho() {
   try {
     const r = await get('/v1/whoami');
     const d = r.data || {};
-    name = d.name || d.principal || d.subject || name;
+    // api.WhoAmI of the auth branch: a dev-mode server answers kind "dev"
+    // with the audit name taken from X-Schemakv-Principal.
+    name = d.name || d.subject || d.audit || name;
   } catch { /* no whoami route on this server */ }
   who.textContent = `Signed in as ${name}`;
 }
