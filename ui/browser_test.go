@@ -296,6 +296,8 @@ func TestBrowser_Scenario(t *testing.T) {
 	a.waitJS("the schema page", "document.querySelector('#diff-from')")
 	a.waitJS("the versions' diff", `document.querySelector('table.diff tr[data-kind="added"]')`)
 	a.waitText("table.diff", "region")
+	// One entry is pinned to v1, none to v2.
+	a.waitJS("pins per version", `[...document.querySelectorAll('#schema-status tbody tr')].map((r) => r.cells[1].textContent).join() === '1,0'`)
 
 	// Delete the entry through compare-and-set, with a reason.
 	a.open("/ns/payments/config/checkout/eu")

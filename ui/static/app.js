@@ -269,6 +269,20 @@ function closedPanel(doc) {
 async function schemaView({ ns, name }) {
   const r = await get(`${nsPath(ns)}/schemas/${enc(name)}/versions`);
   const versions = r.data.items;
+  let status = null;
+  try { status = (await get(`${nsPath(ns)}/schemas/${enc(name)}/status`)).data; } catch { /* older server */ }
+  const statusPanel = status ? h('section', { class: 'panel', 'aria-labelledby': 'h-status' },
+    h('h2', { id: 'h-status' }, 'Versions'),
+    h('p', {}, `Evolution policy: ${status.policy}`, status.policy === 'strict'
+      ? ' (a new version must accept every entry pinned to the latest one)' : ' (no check of stored entries)'),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'schema-status' },
+      h('caption', { class: 'visually-hidden' }, `Versions of ${name}`),
+      h('thead', {}, h('tr', {}, ['Version', 'Entries pinned', 'Deprecated', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, status.versions.map((sv) => {
+        const v = versions.find((x) => x.version === sv.version);
+        return h('tr', {}, h('td', {}, `v${sv.version}`), h('td', {}, String(sv.pins)),
+          h('td', {}, sv.deprecated ? 'yes' : 'no'), h('td', {}, v ? `${fmtTime(v.created_at)} by ${v.created_by}` : ''));
+      }))))) : null;
   const latest = versions[versions.length - 1];
   const pick = h('select', { id: 'schema-version' }, versions.map((v) => h('option', { value: String(v.version), selected: v === latest }, `v${v.version}`)));
   const shown = h('div', {});
@@ -282,6 +296,7 @@ async function schemaView({ ns, name }) {
   const toSel = h('select', { id: 'diff-to' }, versions.map((v, i) => h('option', { value: String(i), selected: i === versions.length - 1 }, `v${v.version}`)));
   const diffOut = h('div', {});
   const diff = () => {
+    if (versions.length < 2) { fill(diffOut, h('p', {}, 'Only one version: nothing to compare yet.')); return; }
     const a = versions[Number(fromSel.value)], b = versions[Number(toSel.value)];
     fill(diffOut, sideBySide(`v${a.version}`, a.schema, `v${b.version}`, b.schema));
   };
@@ -289,6 +304,7 @@ async function schemaView({ ns, name }) {
   toSel.addEventListener('change', diff);
   fill(main, title(`Schema ${name}`, ['Namespaces', '#/'], [ns, `#/ns/${enc(ns)}`]),
     h('p', {}, h('a', { href: `#/ns/${enc(ns)}/schema-edit/${enc(name)}`, id: 'new-version' }, `Register version ${latest.version + 1}`)),
+    statusPanel,
     h('section', { class: 'panel', 'aria-labelledby': 'h-view' }, h('h2', { id: 'h-view' }, 'View a version'),
       h('div', { class: 'field' }, h('label', { for: 'schema-version' }, 'Version'), pick), shown),
     h('section', { class: 'panel', 'aria-labelledby': 'h-diff' }, h('h2', { id: 'h-diff' }, 'Compare versions'),
