@@ -69,6 +69,24 @@ func (b tab) open(route string) {
 	b.waitJS("the view of "+route, "document.querySelector('main')?.dataset.ready && !document.querySelector('main').hasAttribute('aria-busy')")
 }
 
+// checkLabels fails the test when a control on the page has no label: every
+// input, list and text area needs a <label> or an aria-label, and every
+// button a name.
+func (b tab) checkLabels(where string) {
+	b.t.Helper()
+	bad, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('input, select, textarea, button')]
+	  .filter((e) => e.offsetParent !== null)
+	  .filter((e) => e.tagName === 'BUTTON' ? !e.textContent.trim() && !e.getAttribute('aria-label')
+	    : !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+	  .map((e) => e.outerHTML.slice(0, 120))`))
+	if err != nil {
+		b.t.Fatalf("check labels on %s: %v", where, err)
+	}
+	for _, e := range bad {
+		b.t.Errorf("%s: control without a label: %s", where, e)
+	}
+}
+
 // typeInto replaces a field's text by typing it, as a user does.
 func (b tab) typeInto(sel, s string) {
 	b.t.Helper()
@@ -183,6 +201,7 @@ func TestBrowser_Scenario(t *testing.T) {
 	a.typeInto("#schema-reason", "first version")
 	a.click("#dry-run")
 	a.waitText("main", "Dry run: nothing was changed.")
+	a.checkLabels("schema editor")
 	a.screenshot(shots, "schema-editor")
 	a.click("#register")
 	a.waitJS("the schema view", "document.querySelector('#schema-version')")
@@ -204,6 +223,7 @@ func TestBrowser_Scenario(t *testing.T) {
 		t.Errorf("currency shows an error it does not have: %q", got)
 	}
 	a.screenshot(shots, "validation")
+	a.checkLabels("new config")
 	a.typeInto(`[data-pointer="/timeout_ms"] input`, "2500")
 	a.click("#save")
 	a.waitJS("the config view", "document.querySelector('#current-value')")
@@ -237,6 +257,7 @@ func TestBrowser_Scenario(t *testing.T) {
 	a.waitText("#conflict", "revision "+strconv.FormatUint(second.ModifyRevision, 10))
 	a.waitJS("the conflict's diff", `document.querySelector('#conflict table.diff tr[data-kind="changed"]')`)
 	a.screenshot(shots, "conflict")
+	a.checkLabels("config")
 	if e := a.entry("payments", "checkout/eu"); e.ModifyRevision != second.ModifyRevision {
 		t.Fatalf("the conflicting save changed the entry: revision %d, want %d", e.ModifyRevision, second.ModifyRevision)
 	}
@@ -260,6 +281,7 @@ func TestBrowser_Scenario(t *testing.T) {
 	a.waitJS("the diff", `document.querySelector('#diff-out table.diff') && document.querySelector('#patch')`)
 	a.waitText("#patch", "/retries")
 	a.screenshot(shots, "history")
+	a.checkLabels("history")
 	row := fmt.Sprintf(`tr[data-revision="%d"]`, first.ModifyRevision)
 	a.click(row + " .confirm button")
 	a.typeInto(fmt.Sprintf("#rb-reason-%d", first.ModifyRevision), "back to CR-1")
@@ -318,11 +340,23 @@ func TestBrowser_Scenario(t *testing.T) {
 	a.open("/ns/payments")
 	a.waitJS("the config list", `document.querySelector('tr[data-key="checkout/eu"]')`)
 	a.screenshot(shots, "namespace")
+	a.checkLabels("namespace")
 	a.open("/cluster")
 	a.waitJS("the cluster table", "document.querySelector('#cluster table')")
 	a.screenshot(shots, "cluster")
 	a.open("/")
 	a.screenshot(shots, "namespaces")
+	a.checkLabels("namespaces")
+
+	// Narrow screens: lists and tables scroll inside their box, never the
+	// page. Signing out forgets the token and shows the sign-in page.
+	for _, route := range []string{"/", "/ns/payments", "/ns/payments/history/checkout/eu", "/ns/payments/schemas/checkout", "/cluster"} {
+		b.open(route)
+		b.waitJS("no sideways scrolling on "+route, "document.documentElement.scrollWidth <= window.innerWidth")
+	}
+	b.click("#signout")
+	b.do("the sign-in page", chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.waitJS("the token forgotten", "sessionStorage.getItem('schemakv.token') === null")
 }
 
 // TestBrowser_ViewerRefusedAdminPage will sign in with a viewer's token and
