@@ -23,6 +23,13 @@
 // drives the migrations it started and, while it leads, every running one;
 // Server.Close stops those drivers.
 //
+// # Web UI
+//
+// ui.go serves the embedded web UI (package ui) under /ui/ and redirects /
+// there, with a Content-Security-Policy that lets the pages load only their
+// own files and call only this server. The files are public; the data the
+// UI shows comes through the same /v1 routes, with the user's token.
+//
 // # Identity
 //
 // Until authentication lands, the principal recorded in history is taken
