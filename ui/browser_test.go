@@ -175,9 +175,10 @@ const checkoutSchema = `{
 // its field), edit it in a second tab while the first one updates live, hit
 // the compare-and-set conflict, compare revisions and roll back.
 func TestBrowser_Scenario(t *testing.T) {
+	ctx := browser(t) // first: without Chromium the test skips before starting a node
 	srv := startServer(t)
 	shots := artifactsDir(t)
-	a := tab{t: t, ctx: browser(t), srv: srv}
+	a := tab{t: t, ctx: ctx, srv: srv}
 
 	a.signIn("alice")
 
@@ -369,8 +370,9 @@ func TestBrowser_ViewerRefusedAdminPage(t *testing.T) {
 // diff, the JSON syntax message, and the generated form's value and its
 // placement of server errors.
 func TestBrowser_Modules(t *testing.T) {
+	ctx := browser(t)
 	srv := startServer(t)
-	b := tab{t: t, ctx: browser(t), srv: srv}
+	b := tab{t: t, ctx: ctx, srv: srv}
 	b.do("open the UI", chromedp.Navigate(srv.URL+"/ui/"))
 	b.do("sign-in form", chromedp.WaitVisible(chromedp.CSS("#token")))
 	out, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(async () => {
@@ -434,8 +436,9 @@ func TestBrowser_Modules(t *testing.T) {
 // empty one goes at once, a non-empty one only when "also everything in it"
 // is ticked (the server's 409 is shown otherwise).
 func TestBrowser_Namespaces(t *testing.T) {
+	ctx := browser(t)
 	srv := startServer(t)
-	a := tab{t: t, ctx: browser(t), srv: srv}
+	a := tab{t: t, ctx: ctx, srv: srv}
 	a.signIn("alice")
 	for _, ns := range []string{"empty", "full"} {
 		a.typeInto("#ns-name", ns)

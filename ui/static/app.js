@@ -31,6 +31,8 @@ function errorBox(err, lead) {
 }
 
 function setLive(state) {
+  // Progress messages repeat "live" every few seconds: announce changes only.
+  if (liveEl.dataset.state === state) return;
   liveEl.dataset.state = state;
   liveEl.textContent = { live: 'Live', reconnecting: 'Reconnecting…', stale: 'Out of date: reload', stopped: '' }[state] ?? '';
 }
