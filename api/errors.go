@@ -46,6 +46,13 @@ const (
 	// CodeTooManyWatchers: the client holds as many blocking queries and
 	// streams as a node allows one client.
 	CodeTooManyWatchers = "too_many_watchers" // 429
+	// Import job codes (POST /v1/imports and below).
+	CodeImportNotFound = "import_not_found" // 404 no such import job (or expired)
+	CodeImportFinished = "import_finished"  // 409 the job already ended
+	CodeImportOffset   = "import_offset"    // 409 upload resumed at the wrong offset; Revision unused, the message names the offset
+	CodeImportTooLarge = "import_too_large" // 413 upload beyond the byte, entry or atomic-entry limit
+	CodeTooManyImports = "too_many_imports" // 429 the concurrent running jobs limit is reached
+	CodeInvalidImport  = "invalid_import"   // 400 the upload is not NDJSON / a JSON array of entries
 )
 
 var statusOf = map[string]int{
@@ -85,6 +92,12 @@ var statusOf = map[string]int{
 	CodeInternal:          500,
 	CodeCompacted:         410,
 	CodeTooManyWatchers:   429,
+	CodeImportNotFound:    404,
+	CodeImportFinished:    409,
+	CodeImportOffset:      409,
+	CodeImportTooLarge:    413,
+	CodeTooManyImports:    429,
+	CodeInvalidImport:     400,
 }
 
 // StatusOf returns the HTTP status that goes with code (500 if unknown).

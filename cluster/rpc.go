@@ -45,6 +45,10 @@ var errorCodes = []struct {
 	{store.ErrConfigNotFound, api.CodeConfigNotFound},
 	{store.ErrRevisionMismatch, api.CodeRevisionMismatch},
 	{store.ErrRevisionNotFound, api.CodeRevisionNotFound},
+	{store.ErrImportNotFound, api.CodeImportNotFound},
+	{store.ErrImportFinished, api.CodeImportFinished},
+	{store.ErrTooManyImports, api.CodeTooManyImports},
+	{store.ErrImportSequence, "import_sequence"},
 }
 
 // wireError is an error on the wire.

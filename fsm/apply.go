@@ -18,6 +18,11 @@ var dispatch = map[Type]applyFunc{
 	TypeDeleteNamespace: applyDeleteNamespace,
 	TypeRegisterSchema:  applyRegisterSchema,
 	TypeTxn:             applyTxn,
+	TypeImportCreate:    applyImportCreate,
+	TypeImportChunk:     applyImportChunk,
+	TypeImportFinish:    applyImportFinish,
+	TypeImportCancel:    applyImportCancel,
+	TypeImportExpire:    applyImportExpire,
 }
 
 // applyEntry decodes and applies one log entry's data. It returns nil for an

@@ -108,6 +108,16 @@ func Encode(cmd any) ([]byte, error) {
 		t = TypeRegisterSchema
 	case *Txn:
 		t = TypeTxn
+	case *ImportCreate:
+		t = TypeImportCreate
+	case *ImportChunk:
+		t = TypeImportChunk
+	case *ImportFinish:
+		t = TypeImportFinish
+	case *ImportCancel:
+		t = TypeImportCancel
+	case *ImportExpire:
+		t = TypeImportExpire
 	default:
 		return nil, fmt.Errorf("fsm: encode: unknown command %T", cmd)
 	}

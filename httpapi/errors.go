@@ -51,6 +51,10 @@ var errorCodes = []struct {
 	{cluster.ErrShutdown, api.CodeShuttingDown},
 	{cluster.ErrReadTimeout, api.CodeTimeout},
 	{store.ErrCompacted, api.CodeCompacted},
+	{store.ErrImportNotFound, api.CodeImportNotFound},
+	{store.ErrImportFinished, api.CodeImportFinished},
+	{store.ErrTooManyImports, api.CodeTooManyImports},
+	{store.ErrImportSequence, api.CodeImportOffset},
 	{context.DeadlineExceeded, api.CodeTimeout},
 }
 

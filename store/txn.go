@@ -30,6 +30,7 @@ type Txn struct {
 	cfg  *iradix.Txn[*api.ConfigEntry]
 	ct   *iradix.Txn[uint64] // config tombstones
 	nt   *iradix.Txn[uint64] // namespace tombstones
+	imp  *importState        // import jobs, copied on first write (imports.go)
 
 	rev    uint64
 	seq    uint16
@@ -274,6 +275,7 @@ func (t *Txn) Commit(applied uint64) error {
 		ctombs:     t.ct.Commit(),
 		ntombs:     t.nt.Commit(),
 		lastEvent:  last,
+		imports:    t.importsForCommit(),
 	}, false)
 	t.s.hub.publish(t.events, applied)
 	return t.s.enqueue(pendingTxn{muts: t.muts, applied: applied})

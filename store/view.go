@@ -20,6 +20,8 @@ type View struct {
 	ctombs    *iradix.Tree[uint64] // ns \0 key -> revision of the delete
 	ntombs    *iradix.Tree[uint64] // namespace -> revision of its delete
 	lastEvent uint64               // revision of the newest event
+
+	imports *importState // bulk import jobs (imports.go)
 }
 
 func emptyView() *View {
@@ -29,6 +31,7 @@ func emptyView() *View {
 		configs:    iradix.New[*api.ConfigEntry](),
 		ctombs:     iradix.New[uint64](),
 		ntombs:     iradix.New[uint64](),
+		imports:    emptyImports(),
 	}
 }
 
