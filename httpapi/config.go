@@ -29,6 +29,10 @@ type Limits struct {
 	WatchProgressInterval time.Duration // progress events of an idle stream (10s)
 	WatchDefaultWait      time.Duration // wait of a blocking query without ?wait (5m)
 	WatchMaxWait          time.Duration // longest ?wait; longer ones are capped (10m)
+
+	// Imports bounds bulk import jobs (imports.go); zero fields mean the
+	// defaults.
+	Imports ImportLimits
 }
 
 // DefaultLimits returns the documented defaults.

@@ -66,6 +66,10 @@ type Server struct {
 
 	watch *watchState // watch.go
 
+	importLimits  ImportLimits  // imports.go
+	importDrivers driverSet     // uploads running on this node
+	importSem     chan struct{} // the validation pool's tokens
+
 	reqDuration        *prometheus.HistogramVec
 	validationFailures *prometheus.CounterVec
 }
@@ -113,6 +117,8 @@ func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
 		}
 	}
 	s.watch = newWatchState(st, cfg.Limits)
+	s.importLimits = cfg.Limits.Imports.withDefaults()
+	s.importSem = make(chan struct{}, validationWorkers())
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -177,6 +183,7 @@ func (s *Server) routes() {
 	v1.POST("/batch", s.batch)
 	get(v1, "/watch", s.watchStream)
 	v1.POST("/watch", s.watchStreamMulti)
+	s.importRoutes(v1)
 }
 
 func (s *Server) health(c *gin.Context) {
@@ -252,6 +259,9 @@ func (s *Server) limitBody(c *gin.Context) {
 	max := s.cfg.Limits.MaxBodyBytes
 	if c.Request.Method == http.MethodPost && c.Request.URL.Path == "/v1/snapshot" {
 		max = s.cfg.Limits.MaxSnapshotBytes // a whole state, not a request
+	}
+	if isImportUpload(c.Request) {
+		max = s.importLimits.MaxBytes // streamed, never held whole
 	}
 	if c.Request.ContentLength > max {
 		s.fail(c, apiErr(api.CodeBodyTooLarge, "request body of %d bytes exceeds %d bytes", c.Request.ContentLength, max))
