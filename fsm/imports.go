@@ -256,6 +256,10 @@ func applyImportFinish(tx *store.Txn, rev uint64, body []byte) *Result {
 		}
 	case j.Failed > 0:
 		j.State = api.ImportPartial
+		j.Message = fmt.Sprintf("%d of %d entries failed; the others were applied", j.Failed, j.Received)
+		if j.DryRun {
+			j.Message = fmt.Sprintf("%d of %d entries failed", j.Failed, j.Received)
+		}
 		if j.Mode == api.ImportAtomic {
 			j.State = api.ImportFailed
 			j.Message = fmt.Sprintf("%d of %d entries failed", j.Failed, j.Received)

@@ -121,6 +121,8 @@ replicated with raft. This command runs a server node and talks to one.`,
 		a.newConfigDeleteCmd(),
 		a.newConfigListCmd(),
 		a.newWatchCmd(),
+		a.newImportCmd(),
+		a.newImportStatusCmd(),
 	)
 	a.markRuns(root)
 	return root
