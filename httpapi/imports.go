@@ -50,6 +50,9 @@ type ImportLimits struct {
 	// UploadTimeout bounds one upload request (30m), replacing the server's
 	// read timeout for it.
 	UploadTimeout time.Duration
+	// MaxEntriesPerSecond paces each upload's chunk proposals, leaving CPU
+	// and disk to readers and other writers; 0 (the default) means no pacing.
+	MaxEntriesPerSecond int
 }
 
 // maxAtomicEvents is the store's limit of events at one revision.

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
@@ -99,10 +100,19 @@ func (d *driver) run(ctx context.Context, body io.Reader, offset int64) (int64, 
 	proposed := make(chan struct{})
 	go func() {
 		defer close(proposed)
+		start, sent := time.Now(), int64(0)
 		for cmd := range valid {
 			if proposeErr != nil {
 				continue // drain
 			}
+			if rate := d.s.importLimits.MaxEntriesPerSecond; rate > 0 {
+				due := start.Add(time.Duration(float64(sent) / float64(rate) * float64(time.Second)))
+				select {
+				case <-time.After(time.Until(due)):
+				case <-ctx.Done():
+				}
+			}
+			sent += cmd.Received
 			cmd.Seq = lastSeq + 1
 			if _, err := d.s.proposeImport(ctx, cmd); err != nil {
 				proposeErr = err

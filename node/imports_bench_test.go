@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/node"
 )
 
 // BenchmarkImport_3Node imports 100,000 entries of about 1 KiB each into an
@@ -35,7 +38,14 @@ func BenchmarkImport_3Node(b *testing.B) {
 			b.SetBytes(int64(body.Len()))
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				tc := startCluster(b, 3)
+				tc := startClusterWith(b, 3, func(c *node.Config) {
+					if n, err := strconv.Atoi(os.Getenv("SKV_BENCH_CHUNK")); err == nil {
+						c.Limits.Imports.ChunkEntries = n
+					}
+					if n, err := strconv.Atoi(os.Getenv("SKV_BENCH_RATE")); err == nil {
+						c.Limits.Imports.MaxEntriesPerSecond = n
+					}
+				})
 				leader := tc.waitLeader()
 				f := tc.follower()
 				mustOK(b, http.MethodPut, tc.url(leader)+"/v1/namespaces/app", nil, nil)
@@ -104,7 +114,7 @@ func readLoad(tb testing.TB, urls []string, d time.Duration, stop chan struct{})
 			var lat []time.Duration
 			for i := r; ctx.Err() == nil; i++ {
 				t0 := time.Now()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, urls[i%len(urls)]+"/v1/namespaces/app/configs/probe", nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, urls[i%len(urls)]+"/v1/namespaces/app/configs/probe"+benchReadQuery, nil)
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					continue
@@ -130,4 +140,27 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[int(float64(len(s)-1)*p/100)]
+}
+
+var benchReadQuery = os.Getenv("SKV_BENCH_Q")
+
+// startClusterWith is startCluster with a change to every node's config.
+func startClusterWith(t testing.TB, n int, change func(*node.Config)) *testCluster {
+	t.Helper()
+	tc := &testCluster{t: t}
+	var gossip []string
+	for i := 0; i < n; i++ {
+		cfg := clusterConfig(t, fmt.Sprintf("n%d", i+1), n, nil)
+		change(&cfg)
+		gossip = append(gossip, cfg.GossipAddr)
+		tc.cfgs = append(tc.cfgs, cfg)
+	}
+	tc.nodes = make([]*node.Node, n)
+	for i := range tc.cfgs {
+		tc.cfgs[i].Join = gossip
+		tc.start(i)
+	}
+	t.Cleanup(tc.closeAll)
+	tc.waitLeader()
+	return tc
 }
