@@ -51,7 +51,9 @@ type ImportLimits struct {
 	// read timeout for it.
 	UploadTimeout time.Duration
 	// MaxEntriesPerSecond paces each upload's chunk proposals, leaving CPU
-	// and disk to readers and other writers; 0 (the default) means no pacing.
+	// and disk to readers and other writers (2,000: on the 2-core reference
+	// machine, the rate at which concurrent reads keep their p99; see the
+	// README). Zero means the default; negative means no pacing.
 	MaxEntriesPerSecond int
 }
 
@@ -64,6 +66,7 @@ func DefaultImportLimits() ImportLimits {
 		MaxBytes: 1 << 30, MaxEntries: 1_000_000, MaxAtomic: maxAtomicEvents, MaxRunning: 4,
 		MaxErrors: 1000, ChunkEntries: 1000, ChunkBytes: 1 << 20,
 		Retention: 24 * time.Hour, IdleTimeout: 15 * time.Minute, UploadTimeout: 30 * time.Minute,
+		MaxEntriesPerSecond: 2000,
 	}
 }
 
@@ -99,6 +102,9 @@ func (l ImportLimits) withDefaults() ImportLimits {
 	}
 	if l.UploadTimeout <= 0 {
 		l.UploadTimeout = d.UploadTimeout
+	}
+	if l.MaxEntriesPerSecond == 0 {
+		l.MaxEntriesPerSecond = d.MaxEntriesPerSecond
 	}
 	return l
 }

@@ -43,7 +43,7 @@ func BenchmarkImport_3Node(b *testing.B) {
 						c.Limits.Imports.ChunkEntries = n
 					}
 					if n, err := strconv.Atoi(os.Getenv("SKV_BENCH_RATE")); err == nil {
-						c.Limits.Imports.MaxEntriesPerSecond = n
+						c.Limits.Imports.MaxEntriesPerSecond = n // -1: unpaced
 					}
 				})
 				leader := tc.waitLeader()

@@ -116,7 +116,7 @@ func importSize(t *testing.T) int {
 }
 
 func TestImport_AtomicWithInvalidPublishesNothing(t *testing.T) {
-	tc := startCluster(t, 1)
+	tc := startClusterWith(t, 1, unpaced)
 	base := tc.url(0)
 	setup(t, base)
 	n := importSize(t)
@@ -143,7 +143,7 @@ func TestImport_AtomicWithInvalidPublishesNothing(t *testing.T) {
 }
 
 func TestImport_BestEffortPublishesExactlyTheValid(t *testing.T) {
-	tc := startCluster(t, 1)
+	tc := startClusterWith(t, 1, unpaced)
 	base := tc.url(0)
 	setup(t, base)
 	n := importSize(t)
@@ -176,7 +176,7 @@ func TestImport_BestEffortPublishesExactlyTheValid(t *testing.T) {
 // A watcher sees an atomic import as one revision: one message, every event
 // at the job's publish revision.
 func TestImport_AtomicIsOneRevisionForWatchers(t *testing.T) {
-	tc := startCluster(t, 1)
+	tc := startClusterWith(t, 1, unpaced)
 	base := tc.url(0)
 	setup(t, base)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -230,7 +230,7 @@ func TestImport_AtomicIsOneRevisionForWatchers(t *testing.T) {
 // re-proposes through the new leader and the job ends with exactly the
 // uploaded entries, each written once.
 func TestImport_LeaderKilledMidJob(t *testing.T) {
-	tc := startCluster(t, 3)
+	tc := startClusterWith(t, 3, unpaced)
 	leader := tc.waitLeader()
 	f := tc.follower()
 	base := tc.url(f)
@@ -301,7 +301,7 @@ func ctxDone(t *testing.T, d time.Duration) <-chan struct{} {
 // A job created empty takes its data in resumable pieces; cancelling an
 // atomic job leaves nothing, on any node.
 func TestImport_ResumeAndCancel(t *testing.T) {
-	tc := startCluster(t, 3)
+	tc := startClusterWith(t, 3, unpaced)
 	base := tc.url(tc.follower())
 	setup(t, base)
 
@@ -353,6 +353,7 @@ func TestImport_BadInputAndLimits(t *testing.T) {
 	cfg := clusterConfig(t, "n1", 1, nil)
 	cfg.Limits.Imports.MaxEntries = 100
 	cfg.Limits.Imports.MaxRunning = 2
+	unpaced(&cfg)
 	tc := &testCluster{t: t, cfgs: []node.Config{cfg}, nodes: make([]*node.Node, 1)}
 	tc.start(0)
 	t.Cleanup(tc.closeAll)
@@ -412,3 +413,6 @@ func TestImport_BadInputAndLimits(t *testing.T) {
 		t.Fatalf("missing job: %d %+v", st, e.Error)
 	}
 }
+
+// unpaced lets imports run at full speed, so that tests stay quick.
+func unpaced(c *node.Config) { c.Limits.Imports.MaxEntriesPerSecond = -1 }

@@ -75,7 +75,7 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.Int64Var(&cfg.Limits.Imports.MaxBytes, "import-max-bytes", il.MaxBytes, "largest import upload (all requests of a job)")
 	f.Int64Var(&cfg.Limits.Imports.MaxEntries, "import-max-entries", il.MaxEntries, "most entries in one import job")
 	f.IntVar(&cfg.Limits.Imports.MaxRunning, "import-max-running", il.MaxRunning, "most import jobs running at once in the cluster")
-	f.IntVar(&cfg.Limits.Imports.MaxEntriesPerSecond, "import-max-rate", 0, "entries per second each import upload proposes (0: unpaced)")
+	f.IntVar(&cfg.Limits.Imports.MaxEntriesPerSecond, "import-max-rate", il.MaxEntriesPerSecond, "entries per second each import upload proposes, to spare readers (-1: unpaced)")
 	f.DurationVar(&cfg.Limits.Imports.Retention, "import-retention", il.Retention, "ended import jobs are kept this long")
 	f.DurationVar(&cfg.Cluster.HeartbeatTimeout, "raft-heartbeat-timeout", cfg.Cluster.HeartbeatTimeout, "raft heartbeat timeout")
 	f.DurationVar(&cfg.Cluster.ElectionTimeout, "raft-election-timeout", cfg.Cluster.ElectionTimeout, "raft election timeout")
