@@ -310,6 +310,26 @@ func TestImport_ResumeAndCancel(t *testing.T) {
 	if st := rawCall(t, http.MethodPost, base+"/v1/imports?mode=atomic", "", nil, &j); st != http.StatusAccepted {
 		t.Fatalf("create: %d", st)
 	}
+	// A progress stream follows the job until it ends.
+	lines := make(chan []api.ImportJob, 1)
+	go func() {
+		resp, err := http.Get(base + "/v1/imports/" + j.ID + "?watch=true")
+		if err != nil {
+			lines <- nil
+			return
+		}
+		defer resp.Body.Close()
+		var out []api.ImportJob
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var l api.ImportJob
+			if dec.Decode(&l) != nil {
+				break
+			}
+			out = append(out, l)
+		}
+		lines <- out
+	}()
 	part1, part2 := ndjson(0, 2500, 0), ndjson(2500, 2500, 0)
 	if st := rawCall(t, http.MethodPut, base+"/v1/imports/"+j.ID+"/data?offset=0", "", bytes.NewReader(part1), &j); st != http.StatusOK || j.Offset != int64(len(part1)) {
 		t.Fatalf("part 1: %d offset %d, want %d", st, j.Offset, len(part1))
@@ -324,6 +344,15 @@ func TestImport_ResumeAndCancel(t *testing.T) {
 	}
 	if j = waitJob(t, base, j.ID); j.State != api.ImportSucceeded || j.Applied != 5000 {
 		t.Fatalf("resumed job = %s applied %d", j.State, j.Applied)
+	}
+	progress := <-lines
+	if len(progress) < 3 || progress[0].State != api.ImportRunning || progress[len(progress)-1].State != api.ImportSucceeded {
+		t.Fatalf("progress stream: %d lines, first %+v", len(progress), progress)
+	}
+	for i := 1; i < len(progress); i++ {
+		if progress[i].Received < progress[i-1].Received {
+			t.Fatalf("progress went back: %d after %d", progress[i].Received, progress[i-1].Received)
+		}
 	}
 
 	// Cancel: staged entries are dropped, nothing is published.
