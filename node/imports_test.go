@@ -275,11 +275,10 @@ func TestImport_LeaderKilledMidJob(t *testing.T) {
 		if nd == nil {
 			continue
 		}
-		v := nd.Store().View()
 		if !nd.Store().WaitApplied(ctxDone(t, 10*time.Second), j.PublishRevision) {
 			t.Fatalf("node %d did not apply the publish", i)
 		}
-		v = nd.Store().View()
+		v := nd.Store().View()
 		if c := v.ConfigCount(); c != total {
 			t.Fatalf("node %d holds %d configs, want %d", i, c, total)
 		}
