@@ -85,7 +85,7 @@ type ImportJob struct {
 	// default); ErrorsOmitted counts the failures not listed.
 	Errors        []ImportError `json:"errors,omitempty"`
 	ErrorsOmitted int64         `json:"errors_omitted,omitempty"`
-	// Namespaces are the namespaces the entries received so far name.
+	// Namespaces are the namespaces named by the valid entries so far.
 	Namespaces []string `json:"namespaces,omitempty"`
 
 	CreateRevision uint64 `json:"create_revision"`
