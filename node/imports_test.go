@@ -444,3 +444,43 @@ func TestImport_BadInputAndLimits(t *testing.T) {
 
 // unpaced lets imports run at full speed, so that tests stay quick.
 func unpaced(c *node.Config) { c.Limits.Imports.MaxEntriesPerSecond = -1 }
+
+// The node driving an upload stops mid-job: the client resumes the upload on
+// another node from the acknowledged offset, and every entry is written
+// exactly once.
+func TestImport_DriverLostResumesElsewhere(t *testing.T) {
+	tc := startClusterWith(t, 3, unpaced)
+	leader := tc.waitLeader()
+	f := tc.follower()
+	setup(t, tc.url(leader))
+	var j api.ImportJob
+	if st := rawCall(t, http.MethodPost, tc.url(f)+"/v1/imports?mode=atomic&reason=resume", "", nil, &j); st != http.StatusAccepted {
+		t.Fatalf("create: %d", st)
+	}
+	all := ndjson(0, 4000, 0)
+	cut := bytes.Index(all, []byte(`"k/0002500"`))
+	cut = bytes.LastIndexByte(all[:cut], '\n') + 1
+	if st := rawCall(t, http.MethodPut, tc.url(f)+"/v1/imports/"+j.ID+"/data?offset=0", "", bytes.NewReader(all[:cut]), &j); st != http.StatusOK {
+		t.Fatalf("part 1: %d", st)
+	}
+	tc.stop(f)
+	leader = tc.waitLeader()
+	rawCall(t, http.MethodGet, tc.url(leader)+"/v1/imports/"+j.ID, "", nil, &j)
+	if j.Offset != int64(cut) || j.State != api.ImportRunning {
+		t.Fatalf("after the driver stopped: offset %d (want %d), state %s", j.Offset, cut, j.State)
+	}
+	url := fmt.Sprintf("%s/v1/imports/%s/data?offset=%d&final=true", tc.url(leader), j.ID, j.Offset)
+	if st := rawCall(t, http.MethodPut, url, "", bytes.NewReader(all[j.Offset:]), &j); st != http.StatusAccepted {
+		t.Fatalf("resume: %d", st)
+	}
+	j = waitJob(t, tc.url(leader), j.ID)
+	if j.State != api.ImportSucceeded || j.Applied != 4000 || j.Received != 4000 {
+		t.Fatalf("job = %s applied %d received %d (%s)", j.State, j.Applied, j.Received, j.Message)
+	}
+	v := tc.nodes[leader].Store().View()
+	for k := 0; k < 4000; k++ {
+		if e, ok := v.Config("app", fmt.Sprintf("k/%07d", k)); !ok || e.Version != 1 || e.ModifiedBy != "importer@example" || e.Reason != "resume" {
+			t.Fatalf("entry %d = %+v", k, e)
+		}
+	}
+}
