@@ -15,6 +15,7 @@ func FuzzImportDecode(f *testing.F) {
 	f.Add([]byte(`{"namespace":"a","key":"k","schema":"s","value":1}` + "\n" + `{"x":1}`))
 	f.Add([]byte(`[{"namespace":"a","key":"k","schema":"s","value":1}, {"y":[1,2]}]`))
 	f.Add([]byte("  \n\n{}\n \n"))
+	f.Add([]byte("\n\t [ {\"a\":1} ,{\"b\":2}]"))
 	f.Add([]byte(`[1, oops]`))
 	f.Add([]byte(`[] []`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -41,6 +42,10 @@ func FuzzImportDecode(f *testing.F) {
 				t.Fatalf("chunk ends at %d after %d (upload %d bytes)", c.end, last, len(data))
 			}
 			last = c.end
+			// The acknowledged offset is just after the chunk's last entry.
+			if n := len(c.entries); n > 0 && !bytes.HasSuffix(bytes.TrimSpace(data[:c.end]), bytes.TrimSpace(c.entries[n-1].data)) {
+				t.Fatalf("chunk ends at %d, not after its last entry %q: %q", c.end, c.entries[n-1].data, data[:c.end])
+			}
 			for _, e := range c.entries {
 				if e.index != index || len(bytes.TrimSpace(e.data)) == 0 {
 					t.Fatalf("entry %d: index %d, data %q", index, e.index, e.data)

@@ -135,7 +135,7 @@ func (d *driver) run(ctx context.Context, body io.Reader, offset int64) (int64, 
 func (d *driver) read(ctx context.Context, body io.Reader, offset int64, out chan<- rawChunk) error {
 	br := bufio.NewReaderSize(body, 64<<10)
 	format := d.job.Format
-	first, err := peekNonSpace(br)
+	first, skipped, err := peekNonSpace(br)
 	if err == io.EOF {
 		return nil // no data
 	}
@@ -156,23 +156,27 @@ func (d *driver) read(ctx context.Context, body io.Reader, offset int64, out cha
 	}
 	st := &chunker{d: d, ctx: ctx, out: out, index: d.job.Received, maxEntry: int64(d.s.cfg.Limits.MaxValueBytes) + 64<<10}
 	if format == api.ImportJSONArray {
-		return st.readArray(br)
+		return st.readArray(br, skipped)
 	}
-	return st.readNDJSON(br, offset)
+	return st.readNDJSON(br, offset+skipped)
 }
 
-func peekNonSpace(br *bufio.Reader) (byte, error) {
+// peekNonSpace skips leading white space and returns the first other byte
+// (still unread) and the number of bytes skipped.
+func peekNonSpace(br *bufio.Reader) (byte, int64, error) {
+	var skipped int64
 	for {
 		b, err := br.Peek(1)
 		if err != nil {
-			return 0, err
+			return 0, skipped, err
 		}
 		switch b[0] {
 		case ' ', '\t', '\r', '\n':
 			_, _ = br.ReadByte()
+			skipped++
 			continue
 		}
-		return b[0], nil
+		return b[0], skipped, nil
 	}
 }
 
@@ -252,7 +256,8 @@ func (ch *chunker) readNDJSON(br *bufio.Reader, offset int64) error {
 	}
 }
 
-func (ch *chunker) readArray(br *bufio.Reader) error {
+// readArray decodes a JSON array that starts base bytes into the upload.
+func (ch *chunker) readArray(br *bufio.Reader, base int64) error {
 	dec := json.NewDecoder(br)
 	if _, err := dec.Token(); err != nil {
 		return apiErr(api.CodeInvalidImport, "JSON array: %v", err)
@@ -260,12 +265,12 @@ func (ch *chunker) readArray(br *bufio.Reader) error {
 	for dec.More() {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return apiErr(api.CodeInvalidImport, "JSON array element %d (near byte %d): %v", ch.index, dec.InputOffset(), err)
+			return apiErr(api.CodeInvalidImport, "JSON array element %d (near byte %d): %v", ch.index, base+dec.InputOffset(), err)
 		}
 		if int64(len(raw)) > ch.maxEntry {
 			return apiErr(api.CodeInvalidImport, "JSON array element %d is longer than %d bytes", ch.index, ch.maxEntry)
 		}
-		if err := ch.add(raw, dec.InputOffset()); err != nil {
+		if err := ch.add(raw, base+dec.InputOffset()); err != nil {
 			return err
 		}
 	}
@@ -273,7 +278,7 @@ func (ch *chunker) readArray(br *bufio.Reader) error {
 		return apiErr(api.CodeInvalidImport, "JSON array: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return apiErr(api.CodeInvalidImport, "data after the JSON array (near byte %d)", dec.InputOffset())
+		return apiErr(api.CodeInvalidImport, "data after the JSON array (near byte %d)", base+dec.InputOffset())
 	}
 	return ch.flush()
 }
