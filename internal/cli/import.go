@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
@@ -61,7 +62,15 @@ entry succeeded.`,
 			}
 			fmt.Fprintf(a.stderr, "import %s created\n", job.ID)
 			show := progress == "always" || (progress == "auto" && isTerminal(a.stderr))
+			id := job.ID
 			if job, err = a.uploadImport(ctx, im, job, src, show); err != nil {
+				// The upload cannot go on: end the job rather than leave it
+				// holding a running slot until it expires.
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				if _, cerr := im.Cancel(cctx, id); cerr == nil {
+					fmt.Fprintf(a.stderr, "import %s cancelled\n", id)
+				}
+				cancel()
 				return err
 			}
 			if detach {

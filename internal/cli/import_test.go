@@ -50,5 +50,8 @@ func TestCLI_Import(t *testing.T) {
 	mustExit(t, exitOK, "Version:      1")(sk("", "config", "get", "payments", "x/2"))
 	mustExit(t, exitOK, "succeeded")(sk(lines[0]+"\n", "import", "--dry-run", "-"))
 	mustExit(t, exitOK, "partial")(sk("", "import-status"))
+	// A malformed upload fails the command and cancels its job.
+	mustExit(t, exitError, "invalid_import")(sk("not json\n", "import", "-"))
+	mustExit(t, exitOK, "cancelled")(sk("", "import-status"))
 	mustExit(t, exitUsage, "--mode must be")(sk("", "import", "--mode", "x", bad))
 }
