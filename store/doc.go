@@ -10,6 +10,8 @@
 // object, and a meta bucket holding the applied raft index. The applied index
 // is written in the same transaction as the data it describes, so replaying
 // an already-applied log entry is detected and skipped by the caller.
+// Bulk import jobs and the entries atomic jobs stage have two more buckets
+// (imports.go).
 //
 // # Concurrency
 //
