@@ -91,7 +91,8 @@ type ImportCancel struct {
 	ID string `json:"id"`
 }
 
-// ImportExpire is proposed periodically by the leader: it deletes jobs that
+// ImportExpire is proposed by the node that creates a job, when some job is
+// due (so no timer runs): it deletes jobs that
 // ended more than Retention before Audit.Time, and fails running jobs that
 // received no chunk for IdleTimeout (their driver is gone and no client
 // resumed them), dropping what they staged. Zero durations disable either.
