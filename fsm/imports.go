@@ -92,10 +92,10 @@ type ImportCancel struct {
 }
 
 // ImportExpire is proposed by the node that creates a job, when some job is
-// due (so no timer runs): it deletes jobs that
-// ended more than Retention before Audit.Time, and fails running jobs that
-// received no chunk for IdleTimeout (their driver is gone and no client
-// resumed them), dropping what they staged. Zero durations disable either.
+// due (so no timer runs): it deletes jobs that ended more than Retention
+// before Audit.Time, and fails running jobs that received no chunk for
+// IdleTimeout (their driver is gone and no client resumed them), dropping
+// what they staged. Zero durations disable either.
 type ImportExpire struct {
 	Audit
 	Retention   time.Duration `json:"retention"`
