@@ -18,6 +18,9 @@ var dispatch = map[Type]applyFunc{
 	TypeDeleteNamespace: applyDeleteNamespace,
 	TypeRegisterSchema:  applyRegisterSchema,
 	TypeTxn:             applyTxn,
+	TypeCreateIndex:     applyCreateIndex,
+	TypeDropIndex:       applyDropIndex,
+	TypeIndexChunk:      applyIndexChunk,
 }
 
 // applyEntry decodes and applies one log entry's data. It returns nil for an

@@ -30,6 +30,8 @@ type Txn struct {
 	cfg  *iradix.Txn[*api.ConfigEntry]
 	ct   *iradix.Txn[uint64] // config tombstones
 	nt   *iradix.Txn[uint64] // namespace tombstones
+	idx  *iradix.Txn[*api.Index]
+	ient *iradix.Txn[struct{}]
 
 	rev    uint64
 	seq    uint16
@@ -47,12 +49,14 @@ func (s *Store) Begin() (*Txn, error) {
 	}
 	v := s.view.Load()
 	t := &Txn{
-		s:   s,
-		ns:  v.namespaces.Txn(),
-		sch: v.schemas.Txn(),
-		cfg: v.configs.Txn(),
-		ct:  v.ctombs.Txn(),
-		nt:  v.ntombs.Txn(),
+		s:    s,
+		ns:   v.namespaces.Txn(),
+		sch:  v.schemas.Txn(),
+		cfg:  v.configs.Txn(),
+		ct:   v.ctombs.Txn(),
+		nt:   v.ntombs.Txn(),
+		idx:  v.indexes.Txn(),
+		ient: v.ientries.Txn(),
 	}
 	t.trackMutations()
 	return t, nil
@@ -142,6 +146,7 @@ func (t *Txn) DeleteNamespace(name string, force bool, a Audit) error {
 		t.put(bucketSchemas, k, nil)
 		t.sch.Delete(k)
 	}
+	t.dropNamespaceIndexes(name)
 	t.put(bucketNamespaces, []byte(name), nil)
 	t.ns.Delete([]byte(name))
 	t.tombNamespace(name)
@@ -182,7 +187,8 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 		ModifiedBy: a.Principal, ModifiedAt: a.Time, Reason: a.Reason,
 	}
 	var prev uint64
-	if old, ok := t.cfg.Get(k); ok {
+	old, ok := t.cfg.Get(k)
+	if ok {
 		e.CreateRevision = old.CreateRevision
 		e.Version = old.Version + 1
 		prev = old.ModifyRevision
@@ -191,6 +197,7 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 	}
 	t.put(bucketConfigs, k, encodeEntry(e))
 	t.cfg.Insert(k, e)
+	t.indexPut(ns, key, old, e)
 	t.clearConfigTomb(k)
 	return e, t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpPut, Namespace: ns, Key: key, Value: value,
@@ -208,6 +215,7 @@ func (t *Txn) DeleteConfig(ns, key string, a Audit) error {
 	}
 	t.put(bucketConfigs, k, nil)
 	t.cfg.Delete(k)
+	t.indexPut(ns, key, old, nil)
 	t.setConfigTomb(k)
 	t.adjustCounts(ns, -1, 0)
 	return t.record(api.Event{
@@ -274,6 +282,8 @@ func (t *Txn) Commit(applied uint64) error {
 		ctombs:     t.ct.Commit(),
 		ntombs:     t.nt.Commit(),
 		lastEvent:  last,
+		indexes:    t.idx.Commit(),
+		ientries:   t.ient.Commit(),
 	}, false)
 	t.s.hub.publish(t.events, applied)
 	return t.s.enqueue(pendingTxn{muts: t.muts, applied: applied})

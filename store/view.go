@@ -20,6 +20,9 @@ type View struct {
 	ctombs    *iradix.Tree[uint64] // ns \0 key -> revision of the delete
 	ntombs    *iradix.Tree[uint64] // namespace -> revision of its delete
 	lastEvent uint64               // revision of the newest event
+
+	indexes  *iradix.Tree[*api.Index] // ns \0 name (index.go)
+	ientries *iradix.Tree[struct{}]   // ns \0 name \0 encoded scalar \0 key
 }
 
 func emptyView() *View {
@@ -29,6 +32,8 @@ func emptyView() *View {
 		configs:    iradix.New[*api.ConfigEntry](),
 		ctombs:     iradix.New[uint64](),
 		ntombs:     iradix.New[uint64](),
+		indexes:    iradix.New[*api.Index](),
+		ientries:   iradix.New[struct{}](),
 	}
 }
 
