@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Op is a where-clause operator.
@@ -77,6 +78,9 @@ func ParseQuery(params []string) ([]Clause, error) {
 func ParseClause(s string) (Clause, error) {
 	if len(s) > MaxClauseBytes {
 		return Clause{}, fmt.Errorf("%w: clause longer than %d bytes", ErrInvalidQuery, MaxClauseBytes)
+	}
+	if !utf8.ValidString(s) {
+		return Clause{}, fmt.Errorf("%w: clause is not valid UTF-8", ErrInvalidQuery)
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
