@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -246,5 +247,86 @@ func FuzzParseClause(f *testing.F) {
 			t.Fatalf("round trip %q: %s then %s", s, c, again)
 		}
 		_ = c.Ranges()
+	})
+}
+
+// TestExtract_AgreesWithDecode compares the scanner with a full decode on
+// random JSON documents.
+func TestExtract_AgreesWithDecode(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	leaves := []string{`1`, `-2.5e3`, `"x"`, `"a\"b"`, `"\u00e9"`, `"é"`, `true`, `false`, `null`, `[]`, `[1,{"a":2}]`, `{}`, `"}"`, `"\\"`}
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		if depth == 0 || r.IntN(3) == 0 {
+			return leaves[r.IntN(len(leaves))]
+		}
+		var parts []string
+		for range r.IntN(4) {
+			k := []string{"a", "b", "c", `a\u0062`}[r.IntN(4)]
+			ws := []string{"", " ", "\n\t"}[r.IntN(3)]
+			parts = append(parts, ws+`"`+k+`"`+ws+":"+ws+gen(depth-1)+ws)
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	}
+	for range 20000 {
+		doc := gen(3)
+		if !json.Valid([]byte(doc)) {
+			t.Fatalf("generator made invalid JSON %s", doc)
+		}
+		p := Path{[]string{"a", "b", "c"}[r.IntN(3)]}
+		if r.IntN(2) == 0 {
+			p = append(p, []string{"a", "b", "c"}[r.IntN(3)])
+		}
+		got, gotOK := Extract(json.RawMessage(doc), p)
+		want, wantOK := decodeExtract(doc, p)
+		if gotOK != wantOK || (gotOK && Compare(got, want) != 0) {
+			t.Fatalf("Extract(%s, %s) = %v %v; decode says %v %v", doc, p, got, gotOK, want, wantOK)
+		}
+	}
+}
+
+func decodeExtract(doc string, p Path) (Scalar, bool) {
+	var v any
+	if json.Unmarshal([]byte(doc), &v) != nil {
+		return Scalar{}, false
+	}
+	for _, seg := range p {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return Scalar{}, false
+		}
+		if v, ok = m[seg]; !ok {
+			return Scalar{}, false
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		return Scalar{Kind: KindNull}, true
+	case bool:
+		if x {
+			return Scalar{Kind: KindTrue}, true
+		}
+		return Scalar{Kind: KindFalse}, true
+	case float64:
+		return Scalar{Kind: KindNumber, Num: x}, true
+	case string:
+		return Scalar{Kind: KindString, Str: x}, true
+	}
+	return Scalar{}, false
+}
+
+func FuzzExtract(f *testing.F) {
+	f.Add(`{"a":{"b":1}}`, "a.b")
+	f.Add(`{"a":"x","a":{"b":"\u00e9"}}`, "a.b")
+	f.Fuzz(func(t *testing.T, doc, path string) {
+		p, err := ParsePath(path)
+		if err != nil || !json.Valid([]byte(doc)) {
+			return
+		}
+		got, gotOK := Extract(json.RawMessage(doc), p)
+		want, wantOK := decodeExtract(doc, p)
+		if gotOK != wantOK || (gotOK && Compare(got, want) != 0) {
+			t.Fatalf("Extract(%s, %s) = %v %v; decode says %v %v", doc, p, got, gotOK, want, wantOK)
+		}
 	})
 }
