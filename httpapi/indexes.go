@@ -97,6 +97,14 @@ func (s *Server) createIndex(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// With its counts when this node has applied the write (it has, unless
+	// the write was forwarded and this node is still behind).
+	if v := s.state.View(); v.Revision() >= r.Revision {
+		if d, ok := v.Index(ns, req.Name); ok {
+			s.render(c, http.StatusCreated, d)
+			return
+		}
+	}
 	s.render(c, http.StatusCreated, r.Index)
 }
 
