@@ -34,7 +34,7 @@ func indexScript(t *testing.T) ([][]byte, []error) {
 		{&CreateIndex{Audit: audit, Namespace: "pay", Name: "z", Path: "z", MaxIndexes: 2}, store.ErrTooManyIndexes},
 		{&IndexChunk{Namespace: "pay", Name: "x", After: "", N: 2}, nil},
 		{&IndexChunk{Namespace: "pay", Name: "x", After: "", N: 2}, store.ErrIndexCursorMoved}, // proposed twice
-		{&Txn{Audit: audit, Ops: []Op{put("a", 5), put("d", 1)}}, nil},                        // a behind the cursor, d beyond it
+		{&Txn{Audit: audit, Ops: []Op{put("a", 5), put("d", 1)}}, nil},                         // a behind the cursor, d beyond it
 		{&IndexChunk{Namespace: "pay", Name: "x", After: "b", N: 5}, nil},
 		{&IndexChunk{Namespace: "pay", Name: "x", After: "d", N: 5}, store.ErrIndexCursorMoved}, // ready already
 		{&DropIndex{Audit: audit, Namespace: "pay", Name: "y"}, nil},
