@@ -49,15 +49,14 @@ func (s *Store) Begin() (*Txn, error) {
 	}
 	v := s.view.Load()
 	t := &Txn{
-		s:    s,
-		ns:   v.namespaces.Txn(),
-		sch:  v.schemas.Txn(),
-		cfg:  v.configs.Txn(),
-		ct:   v.ctombs.Txn(),
-		nt:   v.ntombs.Txn(),
-		idx:  v.indexes.Txn(),
-		ient: v.ientries.Txn(),
+		s:   s,
+		ns:  v.namespaces.Txn(),
+		sch: v.schemas.Txn(),
+		cfg: v.configs.Txn(),
+		ct:  v.ctombs.Txn(),
+		nt:  v.ntombs.Txn(),
 	}
+	t.idx, t.ient = v.indexes.Txn(), v.ientries.Txn() // index.go
 	t.trackMutations()
 	return t, nil
 }
@@ -186,9 +185,9 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 		CreateRevision: t.rev, ModifyRevision: t.rev, Version: 1,
 		ModifiedBy: a.Principal, ModifiedAt: a.Time, Reason: a.Reason,
 	}
+	before, _ := t.cfg.Get(k) // for the indexes (index.go)
 	var prev uint64
-	old, ok := t.cfg.Get(k)
-	if ok {
+	if old, ok := t.cfg.Get(k); ok {
 		e.CreateRevision = old.CreateRevision
 		e.Version = old.Version + 1
 		prev = old.ModifyRevision
@@ -197,7 +196,7 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 	}
 	t.put(bucketConfigs, k, encodeEntry(e))
 	t.cfg.Insert(k, e)
-	t.indexPut(ns, key, old, e)
+	t.indexPut(ns, key, before, e)
 	t.clearConfigTomb(k)
 	return e, t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpPut, Namespace: ns, Key: key, Value: value,
