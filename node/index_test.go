@@ -68,7 +68,7 @@ func TestCluster_IndexBuildSurvivesLeaderLoss(t *testing.T) {
 		t.Skip("multi-node")
 	}
 	tc := startClusterWith(t, 3, func(c *node.Config) {
-		c.IndexBuild = indexbuild.Config{ChunkSize: 10, Pause: 40 * time.Millisecond}
+		c.IndexBuild = indexbuild.Config{ChunkSize: 10, Pause: 100 * time.Millisecond}
 	})
 	leader := tc.waitLeader()
 	setup(t, tc.url(leader))
@@ -103,6 +103,13 @@ func TestCluster_IndexBuildSurvivesLeaderLoss(t *testing.T) {
 	}
 	tc.stop(leader)
 	nl := tc.waitLeader()
+	// The new leader must have something left to build, or the test would
+	// not show that it resumes.
+	if d := getIndex(t, tc.url(nl)); d.State != api.IndexBuilding {
+		t.Fatalf("the old leader finished the build before it stopped: %+v", d)
+	} else {
+		t.Logf("new leader n%d takes over at %d/%d (cursor %s)", nl+1, d.Processed, d.Total, d.Cursor)
+	}
 	// Writes during the build, before and after the cursor.
 	put(t, tc.url(nl), "k000", 3) // n was 0
 	put(t, tc.url(nl), "k299", 3) // n was 5
