@@ -174,3 +174,26 @@ func (e *Error) Error() string {
 
 // Status returns the HTTP status of the error's code.
 func (e *Error) Status() int { return StatusOf(e.Code) }
+
+// Codes of secondary indexes and where-queries.
+const (
+	CodeInvalidPath     = "invalid_path"     // 400 a JSON path outside the supported subset
+	CodeUnknownOperator = "unknown_operator" // 400 a where-clause operator that does not exist
+	CodeInvalidQuery    = "invalid_query"    // 400 a where-clause that does not parse otherwise
+	CodeIndexNotScalar  = "index_not_scalar" // 400 the schema says the path holds an object or array
+	CodeIndexRequired   = "index_required"   // 400 no ready index serves the query and allow_scan is not set
+	CodeQueryTooBroad   = "query_too_broad"  // 400 the query would examine more entries than allowed
+	CodeTooManyIndexes  = "too_many_indexes" // 400 the namespace has as many indexes as allowed
+	CodeIndexNotFound   = "index_not_found"  // 404
+	CodeIndexExists     = "index_exists"     // 409 an index of that name exists
+)
+
+func init() {
+	for code, status := range map[string]int{
+		CodeInvalidPath: 400, CodeUnknownOperator: 400, CodeInvalidQuery: 400, CodeIndexNotScalar: 400,
+		CodeIndexRequired: 400, CodeQueryTooBroad: 400, CodeTooManyIndexes: 400,
+		CodeIndexNotFound: 404, CodeIndexExists: 409,
+	} {
+		statusOf[code] = status
+	}
+}

@@ -25,6 +25,9 @@ var dispatch = map[Type]applyFunc{
 	TypeDeleteSchemaVer:  applyDeleteSchemaVersion,
 	TypeStartMigration:   applyStartMigration,
 	TypeMigrateChunk:     applyMigrateChunk,
+	TypeCreateIndex:      applyCreateIndex,
+	TypeDropIndex:        applyDropIndex,
+	TypeIndexChunk:       applyIndexChunk,
 }
 
 // applyEntry decodes and applies one log entry's data. It returns nil for an

@@ -187,6 +187,11 @@ func (s *Server) routes() {
 	get(v1, "/namespaces/:ns/diff/*key", s.configDiff)
 	v1.POST("/namespaces/:ns/rollback/*key", s.rollbackConfig)
 
+	v1.POST("/namespaces/:ns/indexes", s.createIndex)
+	get(v1, "/namespaces/:ns/indexes", s.listIndexes)
+	get(v1, "/namespaces/:ns/indexes/:name", s.getIndex)
+	v1.DELETE("/namespaces/:ns/indexes/:name", s.deleteIndex)
+
 	v1.POST("/batch", s.batch)
 	get(v1, "/watch", s.watchStream)
 	v1.POST("/watch", s.watchStreamMulti)

@@ -31,6 +31,8 @@ type Txn struct {
 	ct   *iradix.Txn[uint64] // config tombstones
 	nt   *iradix.Txn[uint64] // namespace tombstones
 	ev   *evoTxn             // evolution state, started on first use (evolution.go)
+	idx  *iradix.Txn[*api.Index]
+	ient *iradix.Txn[struct{}]
 
 	rev    uint64
 	seq    uint16
@@ -55,6 +57,7 @@ func (s *Store) Begin() (*Txn, error) {
 		ct:  v.ctombs.Txn(),
 		nt:  v.ntombs.Txn(),
 	}
+	t.idx, t.ient = v.indexes.Txn(), v.ientries.Txn() // index.go
 	t.trackMutations()
 	return t, nil
 }
@@ -144,6 +147,7 @@ func (t *Txn) DeleteNamespace(name string, force bool, a Audit) error {
 		t.sch.Delete(k)
 	}
 	t.deleteNamespaceEvo(name)
+	t.dropNamespaceIndexes(name)
 	t.put(bucketNamespaces, []byte(name), nil)
 	t.ns.Delete([]byte(name))
 	t.tombNamespace(name)
@@ -185,6 +189,7 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 	}
 	var prev uint64
 	old, existed := t.cfg.Get(k)
+	before := old // for the indexes (index.go); nil when the key is new
 	if existed {
 		e.CreateRevision = old.CreateRevision
 		e.Version = old.Version + 1
@@ -196,6 +201,7 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 	t.pinMoved(old, ns, schema, schemaVersion)
 	t.put(bucketConfigs, k, encodeEntry(e))
 	t.cfg.Insert(k, e)
+	t.indexPut(ns, key, before, e)
 	t.clearConfigTomb(k)
 	return e, t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpPut, Namespace: ns, Key: key, Value: value,
@@ -213,6 +219,7 @@ func (t *Txn) DeleteConfig(ns, key string, a Audit) error {
 	}
 	t.put(bucketConfigs, k, nil)
 	t.cfg.Delete(k)
+	t.indexPut(ns, key, old, nil)
 	t.setConfigTomb(k)
 	t.adjustCounts(ns, -1, 0)
 	t.unpin(old)
@@ -282,6 +289,8 @@ func (t *Txn) Commit(applied uint64) error {
 		ntombs:     t.nt.Commit(),
 		lastEvent:  last,
 		evo:        evo,
+		indexes:    t.idx.Commit(),
+		ientries:   t.ient.Commit(),
 	}, false)
 	t.s.hub.publish(t.events, applied)
 	return t.s.enqueue(pendingTxn{muts: t.muts, applied: applied})

@@ -121,6 +121,7 @@ replicated with raft. This command runs a server node and talks to one.`,
 		a.newBatchCmd(),
 		a.newClusterCmd(),
 		a.newSnapshotCmd(),
+		a.newIndexCmd(),
 		// Shortcuts for the most common config commands.
 		a.newConfigGetCmd(),
 		a.newConfigPutCmd(),
