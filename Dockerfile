@@ -24,20 +24,27 @@
 # it unset in a container on one network: memberlist then advertises the
 # container's private IP. On several networks, set it.
 #
-# A single node: docker run -p 127.0.0.1:7400:7400 -e SCHEMAKV_RAFT_ADVERTISE=127.0.0.1:7401 schemakv:dev
+# Binding every interface, a node refuses to start without TLS (HTTP and
+# cluster port) and a gossip key unless SCHEMAKV_INSECURE_PLAINTEXT=true says
+# plain text is meant (README "TLS and encryption").
+#
+# A single node: docker run -p 127.0.0.1:7400:7400 -e SCHEMAKV_RAFT_ADVERTISE=127.0.0.1:7401 -e SCHEMAKV_INSECURE_PLAINTEXT=true schemakv:dev
 
-# Two empty directories owned by the runtime user: a scratch image has no
+# Three empty directories owned by the runtime user: a scratch image has no
 # shell to chown them, but COPY --chown of a directory from another stage
 # does. Docker copies /data's ownership into a new named volume, so the
 # non-root server can write its volume. /tmp is where a snapshot restore
-# stages the uploaded file.
+# stages the uploaded file. /certs is where `schemakv tls init` writes a
+# CA, node certificates and the gossip key (docker-compose.yml).
 FROM scratch AS dirs
 WORKDIR /data
 WORKDIR /tmp
+WORKDIR /certs
 
 FROM scratch
 COPY --from=dirs --chown=65532:65532 /data /data
 COPY --from=dirs --chown=65532:65532 /tmp /tmp
+COPY --from=dirs --chown=65532:65532 /certs /certs
 COPY bin/schemakv /schemakv
 # 65532 is the conventional "nonroot" uid/gid of distroless images; there is
 # no /etc/passwd, so it is given by number.

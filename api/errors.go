@@ -53,6 +53,18 @@ const (
 	CodeImportTooLarge = "import_too_large" // 413 upload beyond the byte, entry or atomic-entry limit
 	CodeTooManyImports = "too_many_imports" // 429 the concurrent running jobs limit is reached
 	CodeInvalidImport  = "invalid_import"   // 400 the upload is not NDJSON / a JSON array of entries
+
+	// Schema evolution (issue 5). CodeEvolutionCheckFailed carries the
+	// report in Error.Checks; CodeEvolutionConflict means a write pinned the
+	// checked version while the check ran: retry.
+	CodeEvolutionCheckFailed = "evolution_check_failed"    // 422 entries fail the new version
+	CodeEvolutionConflict    = "evolution_conflict"        // 409 retry: data changed during the check
+	CodeSchemaDeprecated     = "schema_version_deprecated" // 422 a write pins a deprecated version
+	CodeSchemaInUse          = "schema_version_in_use"     // 409 delete of a pinned or referenced version
+	CodeInvalidPolicy        = "invalid_policy"            // 400 policy is not strict or none
+	CodeInvalidTransform     = "invalid_transform"         // 400 a migration transform is malformed
+	CodeMigrationNotFound    = "migration_not_found"       // 404
+	CodeMigrationConflict    = "migration_conflict"        // 409 one migration per schema at a time / cursor moved
 )
 
 var statusOf = map[string]int{
@@ -98,6 +110,15 @@ var statusOf = map[string]int{
 	CodeImportTooLarge:    413,
 	CodeTooManyImports:    429,
 	CodeInvalidImport:     400,
+
+	CodeEvolutionCheckFailed: 422,
+	CodeEvolutionConflict:    409,
+	CodeSchemaDeprecated:     422,
+	CodeSchemaInUse:          409,
+	CodeInvalidPolicy:        400,
+	CodeInvalidTransform:     400,
+	CodeMigrationNotFound:    404,
+	CodeMigrationConflict:    409,
 }
 
 // StatusOf returns the HTTP status that goes with code (500 if unknown).
@@ -149,6 +170,9 @@ type Error struct {
 	// revision.
 	OldestRevision  uint64 `json:"oldest_revision,omitempty"`
 	CurrentRevision uint64 `json:"current_revision,omitempty"`
+	// Checks is the report of a refused schema change
+	// (CodeEvolutionCheckFailed): the failing entries and what changed.
+	Checks []SchemaCheck `json:"checks,omitempty"`
 }
 
 // ErrorBody wraps Error on the wire.
@@ -163,3 +187,26 @@ func (e *Error) Error() string {
 
 // Status returns the HTTP status of the error's code.
 func (e *Error) Status() int { return StatusOf(e.Code) }
+
+// Codes of secondary indexes and where-queries.
+const (
+	CodeInvalidPath     = "invalid_path"     // 400 a JSON path outside the supported subset
+	CodeUnknownOperator = "unknown_operator" // 400 a where-clause operator that does not exist
+	CodeInvalidQuery    = "invalid_query"    // 400 a where-clause that does not parse otherwise
+	CodeIndexNotScalar  = "index_not_scalar" // 400 the schema says the path holds an object or array
+	CodeIndexRequired   = "index_required"   // 400 no ready index serves the query and allow_scan is not set
+	CodeQueryTooBroad   = "query_too_broad"  // 400 the query would examine more entries than allowed
+	CodeTooManyIndexes  = "too_many_indexes" // 400 the namespace has as many indexes as allowed
+	CodeIndexNotFound   = "index_not_found"  // 404
+	CodeIndexExists     = "index_exists"     // 409 an index of that name exists
+)
+
+func init() {
+	for code, status := range map[string]int{
+		CodeInvalidPath: 400, CodeUnknownOperator: 400, CodeInvalidQuery: 400, CodeIndexNotScalar: 400,
+		CodeIndexRequired: 400, CodeQueryTooBroad: 400, CodeTooManyIndexes: 400,
+		CodeIndexNotFound: 404, CodeIndexExists: 409,
+	} {
+		statusOf[code] = status
+	}
+}

@@ -80,6 +80,13 @@ func New(cfg Config) (*Client, error) {
 	if hc.Timeout == 0 {
 		hc.Timeout = timeout
 	}
+	tr, err := tlsTransport(cfg, &hc)
+	if err != nil {
+		return nil, err
+	}
+	if tr != nil {
+		hc.Transport = tr
+	}
 	addrs, err := watchAddresses(base, cfg.Addresses)
 	if err != nil {
 		return nil, err

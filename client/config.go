@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"net/http"
 	"os"
 	"time"
@@ -41,6 +42,17 @@ type Config struct {
 	// Client copies it and never modifies the caller's value; if its Timeout
 	// is zero the copy gets Config.Timeout.
 	HTTPClient *http.Client
+	// TLS configures HTTPS (https:// addresses): the CA that verifies the
+	// server and, for a server that requires one, a client certificate.
+	// LoadTLSConfig builds one from PEM files. nil means Go's defaults
+	// (system roots, no client certificate). It cannot be combined with an
+	// HTTPClient that has its own Transport.
+	TLS *tls.Config
+	// CACertFile, ClientCertFile and ClientKeyFile name PEM files that New
+	// adds to TLS (a CA bundle replacing RootCAs, and a client certificate
+	// and key); DefaultConfig takes them from SCHEMAKV_CA_CERT,
+	// SCHEMAKV_CLIENT_CERT and SCHEMAKV_CLIENT_KEY.
+	CACertFile, ClientCertFile, ClientKeyFile string
 	// Timeout bounds each request, including reading the response body.
 	// Zero means DefaultTimeout; a negative value means no timeout (the
 	// context alone bounds the request).
@@ -48,13 +60,18 @@ type Config struct {
 }
 
 // DefaultConfig returns a Config from the environment: SCHEMAKV_ADDR
-// (default DefaultAddress), SCHEMAKV_TOKEN and SCHEMAKV_PRINCIPAL.
+// (default DefaultAddress), SCHEMAKV_TOKEN, SCHEMAKV_PRINCIPAL and the TLS
+// files SCHEMAKV_CA_CERT, SCHEMAKV_CLIENT_CERT and SCHEMAKV_CLIENT_KEY.
 func DefaultConfig() Config {
 	cfg := Config{
 		Address:   DefaultAddress,
 		Token:     os.Getenv(EnvToken),
 		Principal: os.Getenv(EnvPrincipal),
 		Timeout:   DefaultTimeout,
+
+		CACertFile:     os.Getenv(EnvCACert),
+		ClientCertFile: os.Getenv(EnvClientCert),
+		ClientKeyFile:  os.Getenv(EnvClientKey),
 	}
 	if addr := os.Getenv(EnvAddr); addr != "" {
 		cfg.Address = addr

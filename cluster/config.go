@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"time"
@@ -76,6 +77,19 @@ type Config struct {
 	// RaftLogLevel is hashicorp/raft's log level ("warn").
 	RaftLogLevel string
 
+	// TLS, when set, wraps every connection on the cluster port (raft and
+	// the internal RPC, in and out) in mutual TLS. The one configuration
+	// serves both ends, so it must carry this node's certificate, the
+	// cluster CA as RootCAs and ClientCAs, ClientAuth
+	// tls.RequireAndVerifyClientCert and the ServerName peers' certificates
+	// name (internal/tlsutil.ClusterConfig builds one). nil means plain TCP.
+	TLS *tls.Config
+	// GossipKey, when set, encrypts and authenticates gossip (memberlist's
+	// SecretKey: AES-GCM with a 16, 24 or 32 byte key) and makes every
+	// member drop messages that are not encrypted with it. All members need
+	// the same key. nil means plain gossip.
+	GossipKey []byte
+
 	// Logger receives the cluster's structured logs.
 	Logger *slog.Logger
 	// Registerer receives the cluster's metrics; nil means none.
@@ -124,6 +138,22 @@ func (c Config) Validate() error {
 		return errors.New("cluster: config: BootstrapExpect must be >= 0")
 	case c.ReadReplica && c.BootstrapExpect > 0:
 		return errors.New("cluster: config: a read replica never bootstraps: BootstrapExpect must be 0")
+	case c.GossipKey != nil && len(c.GossipKey) != 16 && len(c.GossipKey) != 24 && len(c.GossipKey) != 32:
+		return errors.New("cluster: config: GossipKey must be 16, 24 or 32 bytes")
+	}
+	if t := c.TLS; t != nil {
+		switch {
+		case len(t.Certificates) == 0 && t.GetCertificate == nil:
+			return errors.New("cluster: config: TLS has no certificate for this node")
+		case t.RootCAs == nil || t.ClientCAs == nil:
+			return errors.New("cluster: config: TLS needs the cluster CA as RootCAs and ClientCAs")
+		case t.ClientAuth != tls.RequireAndVerifyClientCert:
+			return errors.New("cluster: config: TLS must require and verify peer certificates (ClientAuth)")
+		case t.InsecureSkipVerify:
+			return errors.New("cluster: config: TLS must verify peers (InsecureSkipVerify is set)")
+		case t.ServerName == "":
+			return errors.New("cluster: config: TLS needs the ServerName peers' certificates carry")
+		}
 	}
 	return nil
 }
@@ -177,5 +207,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.TLS != nil && c.TLS.MinVersion < tls.VersionTLS12 {
+		c.TLS = c.TLS.Clone()
+		c.TLS.MinVersion = tls.VersionTLS12
 	}
 }

@@ -16,6 +16,14 @@
 // FSM's own (store.Applied), never raft.AppliedIndex, which counts entries
 // merely handed to the FSM.
 //
+// # Transport security
+//
+// Config.TLS wraps every connection on the cluster port, in and out, in
+// mutual TLS: raft's transport and the RPC clients used for forwarding,
+// read index, status and removal dial through it, and the mux routes a
+// connection only after the handshake verified the peer. Config.GossipKey
+// encrypts memberlist and drops unencrypted messages. DESIGN.md says why.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. Apply may be called from many

@@ -76,6 +76,14 @@ func newMembership(c *Cluster, self meta) (*membership, error) {
 			return nil, fmt.Errorf("cluster: gossip advertise port %q: %w", ap, err)
 		}
 	}
+	if c.cfg.GossipKey != nil {
+		// memberlist encrypts with the key and, with both checks on, drops
+		// anything not encrypted with it: a member without the key can
+		// neither read the gossip nor join.
+		mc.SecretKey = c.cfg.GossipKey
+		mc.GossipVerifyIncoming = true
+		mc.GossipVerifyOutgoing = true
+	}
 	mc.Delegate = m
 	mc.Events = m
 	// A node that comes back on another address (a rescheduled container)

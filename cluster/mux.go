@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -14,6 +17,11 @@ import (
 // byte says which (Consul and rqlite do the same): peers need one address
 // per node, and both protocols get the same network path and, later, the
 // same TLS.
+//
+// With TLS (Config.TLS) the whole connection is TLS from its first byte:
+// the handshake comes first, mutual and verified against the cluster CA,
+// and the kind byte travels inside. A peer without a certificate from the
+// cluster CA, or speaking plain TCP, never reaches raft or the RPC server.
 const (
 	connRaft byte = 1
 	connRPC  byte = 2
@@ -26,6 +34,8 @@ type mux struct {
 	advertise net.Addr
 	raftCh    chan net.Conn
 	rpc       func(net.Conn)
+	tls       *tls.Config // nil: plain TCP
+	log       *slog.Logger
 	closeCh   chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -34,7 +44,7 @@ type mux struct {
 	conns   map[net.Conn]struct{} // RPC connections being served, closed with the mux
 }
 
-func newMux(bind, advertise string) (*mux, error) {
+func newMux(bind, advertise string, tlsCfg *tls.Config, log *slog.Logger) (*mux, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: listen %s: %w", bind, err)
@@ -51,8 +61,11 @@ func newMux(bind, advertise string) (*mux, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("cluster: %s listens on every interface: set an advertise address peers can dial", bind)
 	}
+	if log == nil {
+		log = slog.Default()
+	}
 	return &mux{ln: ln, advertise: adv, raftCh: make(chan net.Conn), closeCh: make(chan struct{}),
-		conns: map[net.Conn]struct{}{}}, nil
+		conns: map[net.Conn]struct{}{}, tls: tlsCfg, log: log}, nil
 }
 
 // serve accepts connections until close. rpc handles RPC connections.
@@ -78,6 +91,19 @@ func (m *mux) serve(rpc func(net.Conn)) {
 }
 
 func (m *mux) route(conn net.Conn) {
+	if m.tls != nil {
+		tc := tls.Server(conn, m.tls)
+		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			m.log.Warn("cluster: refused a connection: TLS handshake failed",
+				"remote", conn.RemoteAddr().String(), "err", err)
+			_ = conn.Close()
+			return
+		}
+		conn = tc
+	}
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var b [1]byte
 	if _, err := conn.Read(b[:]); err != nil {
@@ -130,11 +156,26 @@ func (m *mux) close() error {
 	return err
 }
 
-// dial opens a connection of the given kind to a peer's cluster port.
-func dial(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
+// handshakeTimeout bounds a TLS handshake on the cluster port.
+const handshakeTimeout = 10 * time.Second
+
+// dial opens a connection of the given kind to a peer's cluster port, over
+// TLS when tlsCfg is set; timeout bounds the dial and the handshake.
+func dial(addr string, kind byte, timeout time.Duration, tlsCfg *tls.Config) (net.Conn, error) {
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
+	}
+	if tlsCfg != nil {
+		tc := tls.Client(conn, tlsCfg)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("cluster: TLS handshake with %s: %w", addr, err)
+		}
+		conn = tc
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(timeout))
 	if _, err := conn.Write([]byte{kind}); err != nil {
@@ -163,5 +204,5 @@ func (l raftLayer) Close() error   { return l.m.close() }
 func (l raftLayer) Addr() net.Addr { return l.m.advertise }
 
 func (l raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dial(string(addr), connRaft, timeout)
+	return dial(string(addr), connRaft, timeout, l.m.tls)
 }

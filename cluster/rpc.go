@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/fsm"
+	"github.com/schemakv/schemakv/index"
 	"github.com/schemakv/schemakv/store"
 )
 
@@ -49,6 +51,17 @@ var errorCodes = []struct {
 	{store.ErrImportFinished, api.CodeImportFinished},
 	{store.ErrTooManyImports, api.CodeTooManyImports},
 	{store.ErrImportSequence, "import_sequence"},
+	{fsm.ErrEvolutionConflict, api.CodeEvolutionConflict},
+	{fsm.ErrSchemaDeprecated, api.CodeSchemaDeprecated},
+	{fsm.ErrSchemaInUse, api.CodeSchemaInUse},
+	{fsm.ErrInvalidPolicy, api.CodeInvalidPolicy},
+	{fsm.ErrMigrationNotFound, api.CodeMigrationNotFound},
+	{fsm.ErrMigrationConflict, api.CodeMigrationConflict},
+	{store.ErrIndexNotFound, api.CodeIndexNotFound},
+	{store.ErrIndexExists, api.CodeIndexExists},
+	{store.ErrTooManyIndexes, api.CodeTooManyIndexes},
+	{store.ErrIndexCursorMoved, "index_cursor_moved"},
+	{index.ErrInvalidPath, api.CodeInvalidPath},
 }
 
 // wireError is an error on the wire.
@@ -137,6 +150,7 @@ type wireResult struct {
 	Namespace *api.Namespace     `json:"namespace,omitempty"`
 	Schema    *api.SchemaVersion `json:"schema,omitempty"`
 	Entries   []*api.ConfigEntry `json:"entries,omitempty"`
+	Index     *api.Index         `json:"index,omitempty"`
 }
 
 // ApplyArgs and the other types below are the RPC messages.
@@ -190,7 +204,7 @@ func (s *rpcService) Apply(args ApplyArgs, reply *ApplyReply) error {
 		return nil
 	}
 	reply.Result = mustJSON(&wireResult{Revision: r.Revision, Err: toWire(r.Err),
-		Namespace: r.Namespace, Schema: r.Schema, Entries: r.Entries})
+		Namespace: r.Namespace, Schema: r.Schema, Entries: r.Entries, Index: r.Index})
 	return nil
 }
 
@@ -236,6 +250,7 @@ type rpcClients struct {
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
 	timeout time.Duration
+	tls     *tls.Config // nil: plain TCP
 }
 
 // errNotSent marks a call that certainly did not reach the peer (the dial
@@ -249,7 +264,7 @@ func (p *rpcClients) get(addr string) (*rpc.Client, error) {
 	if ok {
 		return c, nil
 	}
-	conn, err := dial(addr, connRPC, p.timeout)
+	conn, err := dial(addr, connRPC, p.timeout, p.tls)
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %v", errNotSent, addr, err)
 	}
@@ -301,7 +316,7 @@ func (p *rpcClients) call(ctx context.Context, addr, method string, args, reply 
 // so that whether it was sent is known exactly: only a failed dial returns
 // errNotSent; any later failure means the outcome is unknown.
 func (p *rpcClients) callOnce(ctx context.Context, addr, method string, args, reply any) error {
-	conn, err := dial(addr, connRPC, p.timeout)
+	conn, err := dial(addr, connRPC, p.timeout, p.tls)
 	if err != nil {
 		return fmt.Errorf("%w: dial %s: %v", errNotSent, addr, err)
 	}

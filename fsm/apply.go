@@ -23,6 +23,16 @@ var dispatch = map[Type]applyFunc{
 	TypeImportFinish:    applyImportFinish,
 	TypeImportCancel:    applyImportCancel,
 	TypeImportExpire:    applyImportExpire,
+	// Schema evolution (evolution.go).
+	TypeRegisterSchemas:  applyRegisterSchemas,
+	TypeSetSchemaPolicy:  applySetSchemaPolicy,
+	TypeDeprecateVersion: applyDeprecateVersion,
+	TypeDeleteSchemaVer:  applyDeleteSchemaVersion,
+	TypeStartMigration:   applyStartMigration,
+	TypeMigrateChunk:     applyMigrateChunk,
+	TypeCreateIndex:      applyCreateIndex,
+	TypeDropIndex:        applyDropIndex,
+	TypeIndexChunk:       applyIndexChunk,
 }
 
 // applyEntry decodes and applies one log entry's data. It returns nil for an
@@ -157,6 +167,9 @@ func checkOp(tx *store.Txn, op Op) error {
 		if !ok || sv.CreateRevision != op.SchemaRevision {
 			return fmt.Errorf("%w: %s/%s no longer exists as validated",
 				store.ErrSchemaNotFound, op.Namespace, api.SchemaRef(op.Schema, op.SchemaVersion))
+		}
+		if err := checkNotDeprecated(tx, op); err != nil {
+			return err
 		}
 	case api.BatchDelete:
 		if !exists {

@@ -19,6 +19,9 @@ const (
 	TypeDeleteNamespace Type = 2
 	TypeRegisterSchema  Type = 3
 	TypeTxn             Type = 4
+	TypeCreateIndex     Type = 9  // index.go
+	TypeDropIndex       Type = 10 // index.go
+	TypeIndexChunk      Type = 11 // index.go
 )
 
 // FlagIgnoreUnknown marks a command that a node which does not know its type
@@ -118,6 +121,24 @@ func Encode(cmd any) ([]byte, error) {
 		t = TypeImportCancel
 	case *ImportExpire:
 		t = TypeImportExpire
+	case *RegisterSchemas:
+		t = TypeRegisterSchemas
+	case *SetSchemaPolicy:
+		t = TypeSetSchemaPolicy
+	case *DeprecateVersion:
+		t = TypeDeprecateVersion
+	case *DeleteSchemaVersion:
+		t = TypeDeleteSchemaVer
+	case *StartMigration:
+		t = TypeStartMigration
+	case *MigrateChunk:
+		t = TypeMigrateChunk
+	case *CreateIndex:
+		t = TypeCreateIndex
+	case *DropIndex:
+		t = TypeDropIndex
+	case *IndexChunk:
+		t = TypeIndexChunk
 	default:
 		return nil, fmt.Errorf("fsm: encode: unknown command %T", cmd)
 	}
@@ -145,6 +166,8 @@ type Result struct {
 	// Entries holds, per Txn op, the entry written (nil for delete and
 	// check).
 	Entries []*api.ConfigEntry
+	// Index is the index declared or advanced by CreateIndex / IndexChunk.
+	Index *api.Index
 }
 
 // OpError is the failure of one operation of a Txn.

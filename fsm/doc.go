@@ -19,6 +19,13 @@
 // missing namespace, a schema version gone) is returned as the entry's result
 // and changes nothing.
 //
+// # Schema evolution
+//
+// Types 12-17 (evolution.go) register schema bundles under the evolution
+// policy, change policies and deprecations, delete versions, and run
+// migrations in cursor-guarded chunks; DESIGN.md says why a write cannot
+// slip past a strict check.
+//
 // # Batches and replay
 //
 // raft hands the FSM batches of committed entries (BatchingFSM). A batch is

@@ -226,8 +226,11 @@ func checkStaged(tx *store.Txn, e store.StagedEntry) error {
 
 func importError(index int64, e store.StagedEntry, err error) api.ImportError {
 	code := api.CodeSchemaNotFound
-	if errors.Is(err, store.ErrNamespaceNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNamespaceNotFound):
 		code = api.CodeNamespaceNotFound
+	case errors.Is(err, ErrSchemaDeprecated):
+		code = api.CodeSchemaDeprecated
 	}
 	return api.ImportError{Index: index, Namespace: e.Namespace, Key: e.Key, Code: code, Message: err.Error()}
 }
@@ -299,7 +302,7 @@ func publishImport(tx *store.Txn, rev uint64, j *api.ImportJob, c *ImportFinish)
 		j.Validated -= int64(len(errs))
 		addImportErrors(j, errs, c.MaxErrors)
 		j.State = api.ImportFailed
-		j.Message = fmt.Sprintf("%d staged entries no longer apply (namespace or schema version deleted); nothing was published", len(errs))
+		j.Message = fmt.Sprintf("%d staged entries no longer apply (namespace or schema version deleted or deprecated); nothing was published", len(errs))
 		return
 	}
 	a := importAudit(j, c.Time)

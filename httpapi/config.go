@@ -33,6 +33,9 @@ type Limits struct {
 	// Imports bounds bulk import jobs (imports.go); zero fields mean the
 	// defaults.
 	Imports ImportLimits
+	// Index limits (indexes.go). A zero value means the default.
+	MaxIndexesPerNamespace int // declared indexes per namespace (16) → 400 too_many_indexes
+	MaxQueryExamined       int // entries one where-query may look at (100,000) → 400 query_too_broad
 }
 
 // DefaultLimits returns the documented defaults.

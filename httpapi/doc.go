@@ -24,6 +24,13 @@
 // across leader changes. The job's state is replicated (fsm), so any node
 // answers for it and another node can take the upload over at the
 // acknowledged offset.
+// # Schema evolution
+//
+// evolution.go checks a schema change against the stored entries (strict
+// policy), reports it (dry runs, structural diff) and retries a check a
+// concurrent write made stale; migrations.go runs migrations: each node
+// drives the migrations it started and, while it leads, every running one;
+// Server.Close stops those drivers.
 //
 // # Identity
 //

@@ -1,14 +1,11 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
-	"github.com/schemakv/schemakv/fsm"
-	"github.com/schemakv/schemakv/internal/jsonutil"
 )
 
 func (s *Server) listSchemas(c *gin.Context) {
@@ -54,45 +51,23 @@ func (s *Server) registerSchema(c *gin.Context) {
 		s.fail(c, apiErr(api.CodeSchemaTooLarge, "schema of %d bytes exceeds %d bytes", len(req.Schema), s.cfg.Limits.MaxSchemaBytes))
 		return
 	}
-	a, err := s.audit(c, req.Reason)
+	// Compile and check against the latest state: the version number (and,
+	// under the strict policy, the pins of the previous version) is checked
+	// again when the command applies, so a concurrent registration makes
+	// this one fail with schema_conflict rather than both taking the same
+	// number (evolution.go).
+	out, err := s.changeSchemas(c, ns, []api.BundleSchema{{
+		Name: name, Schema: req.Schema, Description: req.Description, Policy: req.Policy,
+	}}, req.Reason)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	raw, err := jsonutil.Compact(req.Schema)
-	if err != nil {
-		s.fail(c, err)
+	if out.DryRun {
+		s.render(c, http.StatusOK, out)
 		return
 	}
-	// Compile against the latest state: the version number is checked again
-	// when the command applies, so a concurrent registration makes this one
-	// fail with schema_conflict rather than both taking the same number.
-	if err := s.cluster.ReadBarrier(c.Request.Context()); err != nil {
-		s.fail(c, err)
-		return
-	}
-	v := s.state.View()
-	if _, err := namespaceOf(v, ns); err != nil {
-		s.fail(c, err)
-		return
-	}
-	next := 1
-	if latest, ok := v.LatestSchema(ns, name); ok {
-		next = latest.Version + 1
-	}
-	if _, err := s.schemas.Compile(ns, name, next, raw, v); err != nil {
-		s.fail(c, err)
-		return
-	}
-	r, err := s.apply(c, &fsm.RegisterSchema{
-		Audit: a, Namespace: ns, Name: name, Version: next,
-		Schema: json.RawMessage(raw), Description: req.Description,
-	})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.render(c, http.StatusCreated, r.Schema)
+	s.render(c, http.StatusCreated, out.Versions[0])
 }
 
 func (s *Server) getLatestSchema(c *gin.Context) {

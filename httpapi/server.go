@@ -65,6 +65,7 @@ type Server struct {
 	engine  *gin.Engine
 
 	watch *watchState // watch.go
+	mig   *migrations // migrations.go
 
 	importLimits  ImportLimits  // imports.go
 	importDrivers driverSet     // uploads running on this node
@@ -119,6 +120,7 @@ func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
 	s.watch = newWatchState(st, cfg.Limits)
 	s.importLimits = cfg.Limits.Imports.withDefaults()
 	s.importSem = make(chan struct{}, validationWorkers())
+	s.mig = newMigrations(s)
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -171,6 +173,17 @@ func (s *Server) routes() {
 	get(v1, "/namespaces/:ns/schemas/:name", s.getLatestSchema)
 	get(v1, "/namespaces/:ns/schemas/:name/versions", s.listSchemaVersions)
 	get(v1, "/namespaces/:ns/schemas/:name/versions/:version", s.getSchemaVersion)
+	// Schema evolution (evolution.go, migrations.go).
+	v1.POST("/namespaces/:ns/schema-bundles", s.registerBundle)
+	get(v1, "/namespaces/:ns/schemas/:name/status", s.schemaStatus)
+	get(v1, "/namespaces/:ns/schemas/:name/history", s.schemaHistory)
+	v1.PUT("/namespaces/:ns/schemas/:name/policy", s.setSchemaPolicy)
+	v1.POST("/namespaces/:ns/schemas/:name/versions/:version/deprecate", s.deprecateVersion)
+	v1.DELETE("/namespaces/:ns/schemas/:name/versions/:version", s.deleteSchemaVersion)
+	v1.POST("/namespaces/:ns/schemas/:name/migrations", s.startMigration)
+	get(v1, "/namespaces/:ns/schemas/:name/migrations", s.listMigrations)
+	get(v1, "/namespaces/:ns/schemas/:name/migrations/:id", s.getMigration)
+	v1.POST("/namespaces/:ns/schemas/:name/migrations/:id/resume", s.resumeMigration)
 
 	get(v1, "/namespaces/:ns/configs", s.listConfigs)
 	get(v1, "/namespaces/:ns/configs/*key", s.getConfig)
@@ -179,6 +192,11 @@ func (s *Server) routes() {
 	get(v1, "/namespaces/:ns/history/*key", s.configHistory)
 	get(v1, "/namespaces/:ns/diff/*key", s.configDiff)
 	v1.POST("/namespaces/:ns/rollback/*key", s.rollbackConfig)
+
+	v1.POST("/namespaces/:ns/indexes", s.createIndex)
+	get(v1, "/namespaces/:ns/indexes", s.listIndexes)
+	get(v1, "/namespaces/:ns/indexes/:name", s.getIndex)
+	v1.DELETE("/namespaces/:ns/indexes/:name", s.deleteIndex)
 
 	v1.POST("/batch", s.batch)
 	get(v1, "/watch", s.watchStream)

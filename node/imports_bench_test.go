@@ -143,24 +143,3 @@ func pct(ds []time.Duration, p float64) time.Duration {
 }
 
 var benchReadQuery = os.Getenv("SKV_BENCH_Q")
-
-// startClusterWith is startCluster with a change to every node's config.
-func startClusterWith(t testing.TB, n int, change func(*node.Config)) *testCluster {
-	t.Helper()
-	tc := &testCluster{t: t}
-	var gossip []string
-	for i := 0; i < n; i++ {
-		cfg := clusterConfig(t, fmt.Sprintf("n%d", i+1), n, nil)
-		change(&cfg)
-		gossip = append(gossip, cfg.GossipAddr)
-		tc.cfgs = append(tc.cfgs, cfg)
-	}
-	tc.nodes = make([]*node.Node, n)
-	for i := range tc.cfgs {
-		tc.cfgs[i].Join = gossip
-		tc.start(i)
-	}
-	t.Cleanup(tc.closeAll)
-	tc.waitLeader()
-	return tc
-}

@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/schemakv/schemakv/cluster"
 	"github.com/schemakv/schemakv/fsm"
 	"github.com/schemakv/schemakv/httpapi"
+	"github.com/schemakv/schemakv/internal/indexbuild"
 	"github.com/schemakv/schemakv/schema"
 	"github.com/schemakv/schemakv/store"
 )
@@ -73,6 +75,21 @@ type Config struct {
 	PprofAddr string
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+
+	// HTTPTLS, when set, serves the API over HTTPS with this configuration
+	// (internal/tlsutil.ServerConfig; client certificates are required when
+	// it has ClientCAs). TLS older than 1.2 is never accepted. Mutual TLS
+	// between nodes is Cluster.TLS, gossip encryption Cluster.GossipKey.
+	HTTPTLS *tls.Config
+	// InsecurePlaintext allows a listener on a non-loopback address without
+	// its protection (HTTP without HTTPTLS, the cluster port without
+	// Cluster.TLS, gossip without Cluster.GossipKey, pprof at all). Without
+	// it such a node refuses to start; with it, it starts and logs a
+	// warning for every exposed listener. Loopback needs neither.
+	InsecurePlaintext bool
+	// IndexBuild tunes the background build of secondary indexes (chunk
+	// size, pause between chunks); its Logger is taken from Logger.
+	IndexBuild indexbuild.Config
 }
 
 // DefaultConfig returns the defaults: node1, ./data, 127.0.0.1:7400 (HTTP)
@@ -105,7 +122,7 @@ func (c Config) Validate() error {
 	case c.GossipAddr == "":
 		return errors.New("node: config: GossipAddr is required")
 	}
-	return nil
+	return c.checkPlaintext()
 }
 
 // Node is a running schemakv server.
@@ -118,6 +135,8 @@ type Node struct {
 	pprofSrv *http.Server
 	listener net.Listener
 	served   chan error
+	api      *httpapi.Server
+	builder  *indexbuild.Builder
 }
 
 // Start starts a node and returns once its HTTP API is listening and, for a
@@ -130,6 +149,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	cfg.warnPlaintext(log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
@@ -161,6 +181,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: listen %s: %w", cfg.HTTPAddr, err)
 	}
+	if cfg.HTTPTLS != nil {
+		n.listener = tls.NewListener(n.listener, httpTLS(cfg.HTTPTLS))
+	}
 	cc := cfg.Cluster
 	cc.HTTPAddr = cfg.HTTPAdvertise
 	if cc.HTTPAddr == "" {
@@ -182,6 +205,10 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 
+	ib := cfg.IndexBuild
+	ib.Logger = log
+	n.builder = indexbuild.Start(ib, n.cluster, n.store)
+
 	api, err := httpapi.New(httpapi.Config{
 		NodeID: cfg.NodeID, Version: Version, Limits: cfg.Limits, Logger: log,
 		Registerer: reg, Gatherer: reg,
@@ -189,6 +216,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.api = api
 
 	if cfg.BootstrapExpect == 1 {
 		timeout := cfg.StartTimeout
@@ -236,8 +264,14 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 // HTTPAddr returns the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.listener.Addr().String() }
 
-// HTTPURL returns the API's base URL, such as http://127.0.0.1:7400.
-func (n *Node) HTTPURL() string { return "http://" + n.HTTPAddr() }
+// HTTPURL returns the API's base URL, such as http://127.0.0.1:7400, or
+// https://127.0.0.1:7400 when the API is served over TLS.
+func (n *Node) HTTPURL() string {
+	if n.cfg.HTTPTLS != nil {
+		return "https://" + n.HTTPAddr()
+	}
+	return "http://" + n.HTTPAddr()
+}
 
 // Store returns the node's state (for tests and tools).
 func (n *Node) Store() *store.Store { return n.store }
@@ -258,6 +292,9 @@ func (n *Node) Close() error {
 	if n.pprofSrv != nil {
 		_ = n.pprofSrv.Close()
 	}
+	if n.builder != nil {
+		n.builder.Stop()
+	}
 	if n.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := n.httpSrv.Shutdown(ctx); err != nil {
@@ -267,6 +304,10 @@ func (n *Node) Close() error {
 		n.httpSrv = nil
 	} else if n.listener != nil {
 		_ = n.listener.Close()
+	}
+	if n.api != nil {
+		n.api.Close() // migration drivers, before raft stops under them
+		n.api = nil
 	}
 	if n.cluster != nil {
 		if err := n.cluster.Close(); err != nil {

@@ -7,7 +7,10 @@
 // The bbolt file has one bucket per kind of object (namespaces, schemas,
 // configs), an events bucket holding every mutation ordered by revision
 // (the history and audit log), a keyhist bucket indexing those events by
-// object, and a meta bucket holding the applied raft index. The applied index
+// object, and a meta bucket holding the applied raft index. Schema evolution
+// adds the schemameta (policy, deprecations), pins (per schema version: the
+// entries pinned and the revision of the last pin) and migrations buckets
+// (evolution.go). The applied index
 // is written in the same transaction as the data it describes, so replaying
 // an already-applied log entry is detected and skipped by the caller.
 // Bulk import jobs and the entries atomic jobs stage have two more buckets

@@ -33,7 +33,7 @@ var (
 	// have deleted (retention.go).
 	keyCompacted = []byte("compacted")
 
-	allBuckets = [][]byte{bucketMeta, bucketNamespaces, bucketSchemas, bucketConfigs, bucketEvents, bucketKeyHist, bucketTombstones,
+	allBuckets = [][]byte{bucketMeta, bucketNamespaces, bucketSchemas, bucketConfigs, bucketEvents, bucketKeyHist, bucketTombstones, bucketIndexes,
 		bucketImports, bucketImportStage}
 )
 
@@ -249,7 +249,13 @@ func load(db *bolt.DB) (*View, error) {
 		if err := loadImports(tx, v); err != nil {
 			return err
 		}
-		return loadTombstones(tx, v)
+		if err := loadIndexes(tx, v); err != nil {
+			return err
+		}
+		if err := loadTombstones(tx, v); err != nil {
+			return err
+		}
+		return loadEvolution(tx, v)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: load: %w", err)

@@ -31,6 +31,9 @@ type Txn struct {
 	ct   *iradix.Txn[uint64] // config tombstones
 	nt   *iradix.Txn[uint64] // namespace tombstones
 	imp  *importState        // import jobs, copied on first write (imports.go)
+	ev   *evoTxn             // evolution state, started on first use (evolution.go)
+	idx  *iradix.Txn[*api.Index]
+	ient *iradix.Txn[struct{}]
 
 	rev    uint64
 	seq    uint16
@@ -55,6 +58,7 @@ func (s *Store) Begin() (*Txn, error) {
 		ct:  v.ctombs.Txn(),
 		nt:  v.ntombs.Txn(),
 	}
+	t.idx, t.ient = v.indexes.Txn(), v.ientries.Txn() // index.go
 	t.trackMutations()
 	return t, nil
 }
@@ -143,6 +147,8 @@ func (t *Txn) DeleteNamespace(name string, force bool, a Audit) error {
 		t.put(bucketSchemas, k, nil)
 		t.sch.Delete(k)
 	}
+	t.deleteNamespaceEvo(name)
+	t.dropNamespaceIndexes(name)
 	t.put(bucketNamespaces, []byte(name), nil)
 	t.ns.Delete([]byte(name))
 	t.tombNamespace(name)
@@ -183,15 +189,20 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 		ModifiedBy: a.Principal, ModifiedAt: a.Time, Reason: a.Reason,
 	}
 	var prev uint64
-	if old, ok := t.cfg.Get(k); ok {
+	old, existed := t.cfg.Get(k)
+	before := old // for the indexes (index.go); nil when the key is new
+	if existed {
 		e.CreateRevision = old.CreateRevision
 		e.Version = old.Version + 1
 		prev = old.ModifyRevision
 	} else {
+		old = nil
 		t.adjustCounts(ns, 1, 0)
 	}
+	t.pinMoved(old, ns, schema, schemaVersion)
 	t.put(bucketConfigs, k, encodeEntry(e))
 	t.cfg.Insert(k, e)
+	t.indexPut(ns, key, before, e)
 	t.clearConfigTomb(k)
 	return e, t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpPut, Namespace: ns, Key: key, Value: value,
@@ -209,8 +220,10 @@ func (t *Txn) DeleteConfig(ns, key string, a Audit) error {
 	}
 	t.put(bucketConfigs, k, nil)
 	t.cfg.Delete(k)
+	t.indexPut(ns, key, old, nil)
 	t.setConfigTomb(k)
 	t.adjustCounts(ns, -1, 0)
+	t.unpin(old)
 	return t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpDelete, Namespace: ns, Key: key,
 		Schema: old.Schema, SchemaVersion: old.SchemaVersion, PrevRevision: old.ModifyRevision,
@@ -264,6 +277,7 @@ func (t *Txn) Commit(applied uint64) error {
 	t.done = true
 	defer t.s.mu.Unlock()
 	last := t.s.view.Load().lastEvent
+	evo := t.commitEvo()
 	if n := len(t.events); n > 0 {
 		last = t.events[n-1].Revision
 	}
@@ -276,6 +290,9 @@ func (t *Txn) Commit(applied uint64) error {
 		ntombs:     t.nt.Commit(),
 		lastEvent:  last,
 		imports:    t.importsForCommit(),
+		evo:        evo,
+		indexes:    t.idx.Commit(),
+		ientries:   t.ient.Commit(),
 	}, false)
 	t.s.hub.publish(t.events, applied)
 	return t.s.enqueue(pendingTxn{muts: t.muts, applied: applied})

@@ -21,7 +21,10 @@ type View struct {
 	ntombs    *iradix.Tree[uint64] // namespace -> revision of its delete
 	lastEvent uint64               // revision of the newest event
 
-	imports *importState // bulk import jobs (imports.go)
+	imports  *importState             // bulk import jobs (imports.go)
+	evo      evoTrees                 // schema policies, pin statistics, migrations (evolution.go)
+	indexes  *iradix.Tree[*api.Index] // ns \0 name (index.go)
+	ientries *iradix.Tree[struct{}]   // ns \0 name \0 encoded scalar \0 key
 }
 
 func emptyView() *View {
@@ -32,6 +35,9 @@ func emptyView() *View {
 		ctombs:     iradix.New[uint64](),
 		ntombs:     iradix.New[uint64](),
 		imports:    emptyImports(),
+		evo:        emptyEvo(),
+		indexes:    iradix.New[*api.Index](),
+		ientries:   iradix.New[struct{}](),
 	}
 }
 

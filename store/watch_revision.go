@@ -241,7 +241,10 @@ func (v *View) SchemaRevision(ns, name string, ws *WatchSet) uint64 {
 	ws.add(keyWatch(v.ntombs, []byte(ns))) // closed by its delete; its counts do not matter here
 	p := schemaPrefix(ns, name)
 	ws.add(prefixWatch(v.schemas, p))
-	return max(n.CreateRevision, maxUnder(v.schemas, p, schemaRev), 1)
+	ws.add(prefixWatch(v.evo.meta, p))
+	// A deleted version leaves its trace in the meta's modify revision
+	// (evolution.go); the delete also changes the schemas tree, which wakes.
+	return max(n.CreateRevision, maxUnder(v.schemas, p, schemaRev), maxUnder(v.evo.meta, p, metaRev), 1)
 }
 
 // SchemaListRevision is the revision of the list of a namespace's schemas.
@@ -253,5 +256,5 @@ func (v *View) SchemaListRevision(ns string, ws *WatchSet) uint64 {
 	ws.add(keyWatch(v.ntombs, []byte(ns))) // closed by its delete; its counts do not matter here
 	p := nsPrefix(ns)
 	ws.add(prefixWatch(v.schemas, p))
-	return max(n.CreateRevision, maxUnder(v.schemas, p, schemaRev), 1)
+	return max(n.CreateRevision, maxUnder(v.schemas, p, schemaRev), maxUnder(v.evo.meta, p, metaRev), 1)
 }

@@ -263,6 +263,10 @@ func newDockerCluster(t testing.TB, image string, o dockerClusterOptions) *docke
 		args := []string{"create", "--name", n.container, "--hostname", n.name, "--label", label,
 			"--network", clientNet, "-p", fmt.Sprintf("127.0.0.1:%d:7400", n.hostPort),
 			"-e", "SCHEMAKV_NODE_ID=" + n.name,
+			// The image binds every interface; these containers talk plain
+			// text on their private networks, which a node allows only when
+			// told so explicitly.
+			"-e", "SCHEMAKV_INSECURE_PLAINTEXT=true",
 			"-e", "SCHEMAKV_RAFT_ADVERTISE=" + n.ip + ":7401",
 			"-e", "SCHEMAKV_GOSSIP_ADVERTISE=" + n.ip + ":7402",
 			"-e", fmt.Sprintf("SCHEMAKV_HTTP_ADVERTISE=127.0.0.1:%d", n.hostPort),

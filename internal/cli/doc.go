@@ -11,7 +11,9 @@
 //
 // Exit codes: 0 success; 1 the command ran and failed (the server's error is
 // printed as "error: <code>: <message>" with one line per failing location);
-// 2 the command line was wrong and nothing was sent.
+// 2 the command line was wrong and nothing was sent. Under `sync` (sync.go,
+// over package gitops) 2 means "the plan has changes" so that CI can gate on
+// it, and a wrong command line exits 1.
 //
 // Each Execute builds a fresh command tree, so tests run commands in-process
 // with executeWith and their own streams.

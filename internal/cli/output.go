@@ -100,6 +100,7 @@ func printError(w io.Writer, err error) {
 	if apiErr.Code == api.CodeRevisionMismatch && apiErr.Revision != 0 {
 		fmt.Fprintf(w, "  current revision: %d\n", apiErr.Revision)
 	}
+	printChecks(w, apiErr.Checks) // schema_evolution.go
 }
 
 func printDetails(w io.Writer, indent string, details []api.FieldError) {

@@ -42,6 +42,9 @@ func executeWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	root.SetErr(stderr)
 
 	cmd, err := root.ExecuteContextC(ctx)
+	if code, ok := syncExitCode(cmd, err, a.ran, stderr); ok {
+		return code
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -83,6 +86,8 @@ type app struct {
 	output    string
 	stale     bool
 
+	caCert, clientCert, clientKey string // client TLS files (tls.go)
+
 	// ran is set once a command's own Run starts: an error before that
 	// (unknown command, bad flag, wrong argument count) is a usage error.
 	ran bool
@@ -105,6 +110,7 @@ replicated with raft. This command runs a server node and talks to one.`,
 	pf.StringVar(&a.reason, "reason", "", "reason recorded with changes")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.BoolVar(&a.stale, "stale", false, "let the node answer reads from its local state without a leader round trip")
+	a.registerClientTLS(pf)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(
@@ -115,6 +121,7 @@ replicated with raft. This command runs a server node and talks to one.`,
 		a.newBatchCmd(),
 		a.newClusterCmd(),
 		a.newSnapshotCmd(),
+		a.newIndexCmd(),
 		// Shortcuts for the most common config commands.
 		a.newConfigGetCmd(),
 		a.newConfigPutCmd(),
@@ -123,6 +130,8 @@ replicated with raft. This command runs a server node and talks to one.`,
 		a.newWatchCmd(),
 		a.newImportCmd(),
 		a.newImportStatusCmd(),
+		newTLSCmd(),
+		a.newSyncCmd(), a.newExportCmd(),
 	)
 	a.markRuns(root)
 	return root
@@ -161,6 +170,7 @@ func (a *app) client() (*client.Client, error) {
 	if flags.Changed("principal") {
 		cfg.Principal = a.principal
 	}
+	a.applyClientTLS(&cfg)
 	c, err := client.New(cfg)
 	if err != nil {
 		return nil, usageError{err}

@@ -117,5 +117,6 @@ version of the schema NAME in namespace NS, and print the new version.`,
 	}
 
 	cmd.AddCommand(register, get, list, versions)
+	cmd.AddCommand(a.schemaEvolutionCmds()...) // schema_evolution.go
 	return cmd
 }

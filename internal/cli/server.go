@@ -23,6 +23,7 @@ import (
 func newServerCmd() *cobra.Command {
 	cfg := node.DefaultConfig()
 	var logLevel, logFormat string
+	var tlsFlags serverTLSFlags
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a schemakv server node",
@@ -49,6 +50,9 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 					cfg.BootstrapExpect = 0
 				}
 			}
+			if err := tlsFlags.apply(&cfg); err != nil {
+				return usagef("%v", err)
+			}
 			cfg.Logger = log
 			slog.SetDefault(log)
 			return runServer(cmd.Context(), cfg, log)
@@ -70,6 +74,9 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.IntVar(&cfg.Limits.MaxValueBytes, "max-value-bytes", cfg.Limits.MaxValueBytes, "largest config value")
 	f.IntVar(&cfg.Limits.MaxSchemaBytes, "max-schema-bytes", cfg.Limits.MaxSchemaBytes, "largest schema document")
 	f.IntVar(&cfg.Limits.MaxBatchOps, "max-batch-ops", cfg.Limits.MaxBatchOps, "most operations in one batch")
+	f.IntVar(&cfg.Limits.MaxIndexesPerNamespace, "max-indexes-per-namespace", 16, "most secondary indexes one namespace may declare")
+	f.IntVar(&cfg.Limits.MaxQueryExamined, "max-query-examined", 100000, "most entries one where-query may look at")
+	f.IntVar(&cfg.IndexBuild.ChunkSize, "index-build-chunk", 1000, "config keys one background index-build command indexes")
 	f.IntVar(&cfg.Limits.MaxJSONDepth, "max-json-depth", cfg.Limits.MaxJSONDepth, "deepest JSON nesting accepted")
 	il := httpapi.DefaultImportLimits()
 	f.Int64Var(&cfg.Limits.Imports.MaxBytes, "import-max-bytes", il.MaxBytes, "largest import upload (all requests of a job)")
@@ -87,6 +94,7 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.IntVar(&cfg.Retention.Default.MinVersions, "history-min-versions", 1000, "history kept per object: at least this many versions")
 	f.DurationVar(&cfg.Retention.Default.MinAge, "history-min-age", 24*time.Hour, "history kept per object: at least this long")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
+	tlsFlags.register(f, &cfg)
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "auto", "json, text, or auto (text on a terminal, else JSON)")
 	return cmd
