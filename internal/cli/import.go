@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/client"
+	"github.com/schemakv/schemakv/gitops"
 )
 
 // maxUploadAttempts bounds the resumes of a broken upload.
@@ -33,8 +36,11 @@ func (a *app) newImportCmd() *cobra.Command {
 		Long: `Upload config entries to a bulk import job and follow it to the end.
 
 FILE holds NDJSON, one {"namespace","key","schema","value"} object per line,
-or a JSON array of such objects. DIR imports every *.ndjson and *.jsonl file
-under it, in path order, as one NDJSON upload. "-" reads standard input.
+or a JSON array of such objects. DIR is either a GitOps layout (a directory
+with namespaces/, see "schemakv sync"; its config entries are imported, its
+namespaces and schema versions must exist on the server already) or any
+directory, whose *.ndjson and *.jsonl files are imported in path order as one
+NDJSON upload. "-" reads standard input.
 
 --mode atomic (the default) makes every entry visible at one revision, or
 none if any entry fails; --mode best-effort applies the valid entries and
@@ -226,6 +232,9 @@ func openImportSource(arg string, stdin io.Reader) (*importSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fi, err := os.Stat(filepath.Join(arg, gitops.NamespacesDir)); err == nil && st.IsDir() && fi.IsDir() {
+		return gitopsSource(arg)
+	}
 	var files []string
 	if st.IsDir() {
 		err := filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
@@ -281,6 +290,44 @@ func openImportSource(arg string, stdin io.Reader) (*importSource, error) {
 			return nil, fmt.Errorf("resume at byte %d: %w", offset, err)
 		}
 		return readCloser{r, closers}, nil
+	}}, nil
+}
+
+// gitopsSource reads the config entries of a GitOps directory layout (see
+// package gitops) as NDJSON, in namespace and key order. The layout is
+// checked as "schemakv sync plan" checks it; a directory with problems is
+// not imported. Namespaces and schema versions are not created: the import
+// carries config entries only.
+func gitopsSource(dir string) (*importSource, error) {
+	d, err := gitops.Load(dir, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s is a GitOps layout with problems (no entry was imported):\n%w", dir, err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	nss := make([]string, 0, len(d.Namespaces))
+	for ns := range d.Namespaces {
+		nss = append(nss, ns)
+	}
+	sort.Strings(nss)
+	for _, ns := range nss {
+		spec := d.Namespaces[ns]
+		keys := make([]string, 0, len(spec.Configs))
+		for k := range spec.Configs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			c := spec.Configs[k]
+			if err := enc.Encode(api.ImportEntry{Namespace: ns, Key: k, Schema: c.SchemaRef(), Value: c.Value}); err != nil {
+				return nil, fmt.Errorf("%s: encode %s/%s: %w", dir, ns, k, err)
+			}
+		}
+	}
+	data := buf.Bytes()
+	return &importSource{size: int64(len(data)), resumable: true, open: func(offset int64) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data[offset:])), nil
 	}}, nil
 }
 

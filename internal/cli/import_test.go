@@ -50,6 +50,29 @@ func TestCLI_Import(t *testing.T) {
 	mustExit(t, exitOK, "Version:      1")(sk("", "config", "get", "payments", "x/2"))
 	mustExit(t, exitOK, "succeeded")(sk(lines[0]+"\n", "import", "--dry-run", "-"))
 	mustExit(t, exitOK, "partial")(sk("", "import-status"))
+	// A GitOps layout: its config entries are imported.
+	layout := t.TempDir()
+	for name, body := range map[string]string{
+		"namespaces/payments/schemas/limits/v1.json": limitsSchema,
+		"namespaces/payments/configs/gw/eu.yaml":     "schema: limits@1\nvalue:\n  retries: 2\n",
+		"namespaces/payments/configs/gw/us.json":     `{"schema": "limits@1", "value": {"retries": 3}}`,
+	} {
+		p := filepath.Join(layout, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustExit(t, exitOK, "APPLIED 2")(sk("", "import", layout))
+	mustExit(t, exitOK, `"retries": 3`)(sk("", "config", "get", "payments", "gw/us"))
+	bad2 := filepath.Join(layout, "namespaces", "payments", "configs", "gw", "bad.yaml")
+	if err := os.WriteFile(bad2, []byte("schema: limits@1\nvalue:\n  retries: 99\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustExit(t, exitError, "GitOps layout with problems")(sk("", "import", layout))
+
 	// A malformed upload fails the command and cancels its job.
 	mustExit(t, exitError, "invalid_import")(sk("not json\n", "import", "-"))
 	mustExit(t, exitOK, "cancelled")(sk("", "import-status"))
