@@ -38,8 +38,8 @@ type ImportLimits struct {
 	MaxBytes   int64 // one upload, all requests of a job together (1 GiB) → 413 import_too_large
 	MaxEntries int64 // entries of one job (1,000,000) → 413 import_too_large
 	// MaxAtomic is the entries an atomic job may publish at one revision
-	// (65,535, also the most: the store numbers a revision's events with 16
-	// bits). A larger atomic job is still validated and reported, then fails.
+	// (1,000,000). A larger atomic job is still validated and reported,
+	// then fails with nothing published.
 	MaxAtomic    int64
 	MaxRunning   int           // running jobs in the cluster (4) → 429 too_many_imports
 	MaxErrors    int           // failures listed per job (1,000); the rest are counted
@@ -57,13 +57,10 @@ type ImportLimits struct {
 	MaxEntriesPerSecond int
 }
 
-// maxAtomicEvents is the store's limit of events at one revision.
-const maxAtomicEvents = 1<<16 - 1
-
 // DefaultImportLimits returns the documented defaults.
 func DefaultImportLimits() ImportLimits {
 	return ImportLimits{
-		MaxBytes: 1 << 30, MaxEntries: 1_000_000, MaxAtomic: maxAtomicEvents, MaxRunning: 4,
+		MaxBytes: 1 << 30, MaxEntries: 1_000_000, MaxAtomic: 1_000_000, MaxRunning: 4,
 		MaxErrors: 1000, ChunkEntries: 1000, ChunkBytes: 1 << 20,
 		Retention: 24 * time.Hour, IdleTimeout: 15 * time.Minute, UploadTimeout: 30 * time.Minute,
 		MaxEntriesPerSecond: 2000,
@@ -81,7 +78,6 @@ func (l ImportLimits) withDefaults() ImportLimits {
 	or(&l.MaxBytes, d.MaxBytes)
 	or(&l.MaxEntries, d.MaxEntries)
 	or(&l.MaxAtomic, d.MaxAtomic)
-	l.MaxAtomic = min(l.MaxAtomic, maxAtomicEvents)
 	if l.MaxRunning <= 0 {
 		l.MaxRunning = d.MaxRunning
 	}

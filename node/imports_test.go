@@ -173,6 +173,33 @@ func TestImport_BestEffortPublishesExactlyTheValid(t *testing.T) {
 	}
 }
 
+// An atomic import larger than 65,535 entries (16 bits of event sequence, the
+// store's old limit per revision) publishes every entry at one revision, each
+// with its own history event.
+func TestImport_AtomicLargePublishesAtOneRevision(t *testing.T) {
+	tc := startClusterWith(t, 1, unpaced)
+	base := tc.url(0)
+	setup(t, base)
+	n := importSize(t)
+	j := waitJob(t, base, startImport(t, base, "mode=atomic&reason=big", ndjson(0, n, 0)).ID)
+	if j.State != api.ImportSucceeded || j.Applied != int64(n) || j.PublishRevision == 0 {
+		t.Fatalf("job = state %s applied %d publish %d (%s); want succeeded, %d", j.State, j.Applied, j.PublishRevision, j.Message, n)
+	}
+	v := tc.nodes[0].Store().View()
+	for _, i := range []int{0, n / 2, n - 1} {
+		key := fmt.Sprintf("k/%07d", i)
+		e, ok := v.Config("app", key)
+		if !ok || e.ModifyRevision != j.PublishRevision {
+			t.Fatalf("entry %s = %+v %v; want it at revision %d", key, e, ok, j.PublishRevision)
+		}
+		var hist api.History
+		mustOK(t, http.MethodGet, base+"/v1/namespaces/app/history/"+key, nil, &hist)
+		if len(hist.Items) != 1 || hist.Items[0].Key != key || hist.Items[0].Revision != j.PublishRevision {
+			t.Fatalf("history of %s = %+v", key, hist.Items)
+		}
+	}
+}
+
 // A watcher sees an atomic import as one revision: one message, every event
 // at the job's publish revision.
 func TestImport_AtomicIsOneRevisionForWatchers(t *testing.T) {

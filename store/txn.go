@@ -36,7 +36,7 @@ type Txn struct {
 	ient *iradix.Txn[struct{}]
 
 	rev    uint64
-	seq    uint16
+	seq    uint32
 	events []api.Event
 	done   bool
 }
@@ -307,10 +307,16 @@ func (t *Txn) Discard() {
 	t.s.mu.Unlock()
 }
 
-func eventID(rev uint64, seq uint16) []byte {
-	b := make([]byte, 10)
+// eventIDLen is the length of an event id: the revision and the event's
+// sequence number within it, both big-endian, so ids sort by revision then
+// order. 32 bits of sequence hold any transaction (an atomic import
+// publishes hundreds of thousands of entries at one revision).
+const eventIDLen = 12
+
+func eventID(rev uint64, seq uint32) []byte {
+	b := make([]byte, eventIDLen)
 	binary.BigEndian.PutUint64(b, rev)
-	binary.BigEndian.PutUint16(b[8:], seq)
+	binary.BigEndian.PutUint32(b[8:], seq)
 	return b
 }
 
