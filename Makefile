@@ -76,7 +76,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./internal/jsonutil/
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME) ./schema/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime $(FUZZTIME) ./store/
+	$(GO) test -run '^$$' -fuzz FuzzImportDecode -fuzztime $(FUZZTIME) ./httpapi/
 	$(GO) test -run '^$$' -fuzz FuzzYAMLToJSON -fuzztime $(FUZZTIME) ./gitops/
+	$(GO) test -run '^$$' -fuzz FuzzParseClause -fuzztime $(FUZZTIME) ./index/
+	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME) ./index/
 
 ## docker: build the FROM-scratch image schemakv:dev
 docker: build

@@ -46,6 +46,13 @@ const (
 	// CodeTooManyWatchers: the client holds as many blocking queries and
 	// streams as a node allows one client.
 	CodeTooManyWatchers = "too_many_watchers" // 429
+	// Import job codes (POST /v1/imports and below).
+	CodeImportNotFound = "import_not_found" // 404 no such import job (or expired)
+	CodeImportFinished = "import_finished"  // 409 the job already ended
+	CodeImportOffset   = "import_offset"    // 409 upload resumed at the wrong offset; Revision unused, the message names the offset
+	CodeImportTooLarge = "import_too_large" // 413 upload beyond the byte, entry or atomic-entry limit
+	CodeTooManyImports = "too_many_imports" // 429 the concurrent running jobs limit is reached
+	CodeInvalidImport  = "invalid_import"   // 400 the upload is not NDJSON / a JSON array of entries
 
 	// Schema evolution (issue 5). CodeEvolutionCheckFailed carries the
 	// report in Error.Checks; CodeEvolutionConflict means a write pinned the
@@ -97,6 +104,12 @@ var statusOf = map[string]int{
 	CodeInternal:          500,
 	CodeCompacted:         410,
 	CodeTooManyWatchers:   429,
+	CodeImportNotFound:    404,
+	CodeImportFinished:    409,
+	CodeImportOffset:      409,
+	CodeImportTooLarge:    413,
+	CodeTooManyImports:    429,
+	CodeInvalidImport:     400,
 
 	CodeEvolutionCheckFailed: 422,
 	CodeEvolutionConflict:    409,
@@ -174,3 +187,26 @@ func (e *Error) Error() string {
 
 // Status returns the HTTP status of the error's code.
 func (e *Error) Status() int { return StatusOf(e.Code) }
+
+// Codes of secondary indexes and where-queries.
+const (
+	CodeInvalidPath     = "invalid_path"     // 400 a JSON path outside the supported subset
+	CodeUnknownOperator = "unknown_operator" // 400 a where-clause operator that does not exist
+	CodeInvalidQuery    = "invalid_query"    // 400 a where-clause that does not parse otherwise
+	CodeIndexNotScalar  = "index_not_scalar" // 400 the schema says the path holds an object or array
+	CodeIndexRequired   = "index_required"   // 400 no ready index serves the query and allow_scan is not set
+	CodeQueryTooBroad   = "query_too_broad"  // 400 the query would examine more entries than allowed
+	CodeTooManyIndexes  = "too_many_indexes" // 400 the namespace has as many indexes as allowed
+	CodeIndexNotFound   = "index_not_found"  // 404
+	CodeIndexExists     = "index_exists"     // 409 an index of that name exists
+)
+
+func init() {
+	for code, status := range map[string]int{
+		CodeInvalidPath: 400, CodeUnknownOperator: 400, CodeInvalidQuery: 400, CodeIndexNotScalar: 400,
+		CodeIndexRequired: 400, CodeQueryTooBroad: 400, CodeTooManyIndexes: 400,
+		CodeIndexNotFound: 404, CodeIndexExists: 409,
+	} {
+		statusOf[code] = status
+	}
+}

@@ -150,6 +150,11 @@ type ConfigList struct {
 	Revision uint64 `json:"revision"`
 	// Next, when not empty, is passed as `after` to fetch the next page.
 	Next string `json:"next,omitempty"`
+	// Plan says how a where-query was answered: "index:NAME" or "scan"
+	// (empty for a plain list).
+	Plan string `json:"plan,omitempty"`
+	// Examined counts the entries a where-query looked at.
+	Examined int `json:"examined,omitempty"`
 }
 
 // NamespaceList lists namespaces.
@@ -247,3 +252,65 @@ type Health struct {
 	Leader  bool   `json:"leader"`
 	Version string `json:"version"`
 }
+
+// Index states.
+const (
+	// IndexBuilding: existing entries are still being indexed; queries do
+	// not use the index yet.
+	IndexBuilding = "building"
+	// IndexReady: every entry in scope is indexed; queries use it.
+	IndexReady = "ready"
+)
+
+// Index is a declared secondary index on a JSON path of a namespace's
+// config values (optionally only those pinned to one schema).
+type Index struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Path is the dotted JSON path, such as "owner.team".
+	Path string `json:"path"`
+	// Schema, when set, restricts the index to entries of that schema; a
+	// query uses it only when it asks for that schema (?schema=).
+	Schema string `json:"schema,omitempty"`
+	// State is IndexBuilding or IndexReady.
+	State string `json:"state"`
+	// Cursor is the last config key the background build has indexed
+	// ("" before the first chunk); keys after it are indexed by the build.
+	Cursor string `json:"cursor,omitempty"`
+	// Processed counts the keys the background build has visited.
+	Processed int `json:"processed"`
+	// Total is the namespace's config count when answered.
+	Total int `json:"total"`
+	// Entries counts the index's entries now (values with a scalar at
+	// Path, among the keys indexed so far).
+	Entries int `json:"entries"`
+
+	CreateRevision uint64    `json:"create_revision"`
+	ModifyRevision uint64    `json:"modify_revision"`
+	CreatedBy      string    `json:"created_by,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// IndexList lists a namespace's indexes.
+type IndexList struct {
+	Items    []Index `json:"items"`
+	Revision uint64  `json:"revision"`
+}
+
+// CreateIndexRequest is the body of POST /v1/namespaces/{ns}/indexes.
+type CreateIndexRequest struct {
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	Schema string `json:"schema,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Query plans reported by a where-query (ConfigList.Plan and the
+// X-Schemakv-Query-Plan header).
+const (
+	// PlanIndex: candidates came from a ready index ("index:NAME").
+	PlanIndex = "index"
+	// PlanScan: entries were scanned in key order (allow_scan=true, or an
+	// indexed clause too broad to collect), at most the scan limit.
+	PlanScan = "scan"
+)

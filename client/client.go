@@ -148,6 +148,10 @@ type request struct {
 	write *WriteOptions
 	// ifMatch is set for the routes that accept a compare-and-set condition.
 	ifMatch bool
+	// raw, when set, is sent as the body as is, with Content-Type rawType
+	// (import uploads).
+	raw     io.Reader
+	rawType string
 }
 
 // do sends r and decodes a 2xx body into out (unless out is nil). Any
@@ -178,6 +182,9 @@ func (c *Client) do(ctx context.Context, r *request, out any) (Meta, error) {
 		}
 		body = bytes.NewReader(b)
 	}
+	if r.raw != nil {
+		body = r.raw
+	}
 
 	u := *c.base
 	u.RawPath = c.base.EscapedPath() + r.path
@@ -192,6 +199,9 @@ func (c *Client) do(ctx context.Context, r *request, out any) (Meta, error) {
 	req.Header.Set("User-Agent", "schemakv-go-client")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.raw != nil && r.rawType != "" {
+		req.Header.Set("Content-Type", r.rawType)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

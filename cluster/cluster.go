@@ -49,6 +49,7 @@ type Cluster struct {
 	leaderRI       readIndexer // leader side: one VerifyLeader per round
 	remoteRI       readIndexer // follower side: one ReadIndex RPC per round
 	notifyCh       chan bool
+	leadership     leadershipSignal // leadership.go
 	stopCh         chan struct{}
 	wg             sync.WaitGroup
 	closeOnce      sync.Once
@@ -240,6 +241,7 @@ func (c *Cluster) watchLeadership() {
 			return
 		case leader := <-c.notifyCh:
 			c.readyTerm.Store(0)
+			c.leadership.changed()
 			if !leader {
 				continue
 			}
@@ -250,6 +252,7 @@ func (c *Cluster) watchLeadership() {
 			}
 			if c.raft.State() == raft.Leader && c.raft.CurrentTerm() == term {
 				c.readyTerm.Store(term)
+				c.leadership.changed()
 				c.cfg.Logger.Info("leader ready", "node_id", c.cfg.NodeID, "term", term)
 				c.members.kick()
 			}
@@ -327,7 +330,7 @@ func (c *Cluster) applyOnce(ctx context.Context, cmd []byte) (*fsm.Result, error
 	wctx, wcancel := context.WithTimeout(ctx, time.Second)
 	c.applied.WaitApplied(wctx.Done(), w.Revision)
 	wcancel()
-	return &fsm.Result{Revision: w.Revision, Err: fromWire(w.Err), Namespace: w.Namespace, Schema: w.Schema, Entries: w.Entries}, nil
+	return &fsm.Result{Revision: w.Revision, Err: fromWire(w.Err), Namespace: w.Namespace, Schema: w.Schema, Entries: w.Entries, Index: w.Index}, nil
 }
 
 // applyLocal applies a command on this node, which must lead.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/fsm"
+	"github.com/schemakv/schemakv/index"
 	"github.com/schemakv/schemakv/store"
 )
 
@@ -46,12 +47,21 @@ var errorCodes = []struct {
 	{store.ErrConfigNotFound, api.CodeConfigNotFound},
 	{store.ErrRevisionMismatch, api.CodeRevisionMismatch},
 	{store.ErrRevisionNotFound, api.CodeRevisionNotFound},
+	{store.ErrImportNotFound, api.CodeImportNotFound},
+	{store.ErrImportFinished, api.CodeImportFinished},
+	{store.ErrTooManyImports, api.CodeTooManyImports},
+	{store.ErrImportSequence, "import_sequence"},
 	{fsm.ErrEvolutionConflict, api.CodeEvolutionConflict},
 	{fsm.ErrSchemaDeprecated, api.CodeSchemaDeprecated},
 	{fsm.ErrSchemaInUse, api.CodeSchemaInUse},
 	{fsm.ErrInvalidPolicy, api.CodeInvalidPolicy},
 	{fsm.ErrMigrationNotFound, api.CodeMigrationNotFound},
 	{fsm.ErrMigrationConflict, api.CodeMigrationConflict},
+	{store.ErrIndexNotFound, api.CodeIndexNotFound},
+	{store.ErrIndexExists, api.CodeIndexExists},
+	{store.ErrTooManyIndexes, api.CodeTooManyIndexes},
+	{store.ErrIndexCursorMoved, "index_cursor_moved"},
+	{index.ErrInvalidPath, api.CodeInvalidPath},
 }
 
 // wireError is an error on the wire.
@@ -140,6 +150,7 @@ type wireResult struct {
 	Namespace *api.Namespace     `json:"namespace,omitempty"`
 	Schema    *api.SchemaVersion `json:"schema,omitempty"`
 	Entries   []*api.ConfigEntry `json:"entries,omitempty"`
+	Index     *api.Index         `json:"index,omitempty"`
 }
 
 // ApplyArgs and the other types below are the RPC messages.
@@ -193,7 +204,7 @@ func (s *rpcService) Apply(args ApplyArgs, reply *ApplyReply) error {
 		return nil
 	}
 	reply.Result = mustJSON(&wireResult{Revision: r.Revision, Err: toWire(r.Err),
-		Namespace: r.Namespace, Schema: r.Schema, Entries: r.Entries})
+		Namespace: r.Namespace, Schema: r.Schema, Entries: r.Entries, Index: r.Index})
 	return nil
 }
 

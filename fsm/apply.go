@@ -18,6 +18,11 @@ var dispatch = map[Type]applyFunc{
 	TypeDeleteNamespace: applyDeleteNamespace,
 	TypeRegisterSchema:  applyRegisterSchema,
 	TypeTxn:             applyTxn,
+	TypeImportCreate:    applyImportCreate,
+	TypeImportChunk:     applyImportChunk,
+	TypeImportFinish:    applyImportFinish,
+	TypeImportCancel:    applyImportCancel,
+	TypeImportExpire:    applyImportExpire,
 	// Schema evolution (evolution.go).
 	TypeRegisterSchemas:  applyRegisterSchemas,
 	TypeSetSchemaPolicy:  applySetSchemaPolicy,
@@ -25,6 +30,9 @@ var dispatch = map[Type]applyFunc{
 	TypeDeleteSchemaVer:  applyDeleteSchemaVersion,
 	TypeStartMigration:   applyStartMigration,
 	TypeMigrateChunk:     applyMigrateChunk,
+	TypeCreateIndex:      applyCreateIndex,
+	TypeDropIndex:        applyDropIndex,
+	TypeIndexChunk:       applyIndexChunk,
 }
 
 // applyEntry decodes and applies one log entry's data. It returns nil for an

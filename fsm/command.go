@@ -19,6 +19,9 @@ const (
 	TypeDeleteNamespace Type = 2
 	TypeRegisterSchema  Type = 3
 	TypeTxn             Type = 4
+	TypeCreateIndex     Type = 9  // index.go
+	TypeDropIndex       Type = 10 // index.go
+	TypeIndexChunk      Type = 11 // index.go
 )
 
 // FlagIgnoreUnknown marks a command that a node which does not know its type
@@ -108,6 +111,16 @@ func Encode(cmd any) ([]byte, error) {
 		t = TypeRegisterSchema
 	case *Txn:
 		t = TypeTxn
+	case *ImportCreate:
+		t = TypeImportCreate
+	case *ImportChunk:
+		t = TypeImportChunk
+	case *ImportFinish:
+		t = TypeImportFinish
+	case *ImportCancel:
+		t = TypeImportCancel
+	case *ImportExpire:
+		t = TypeImportExpire
 	case *RegisterSchemas:
 		t = TypeRegisterSchemas
 	case *SetSchemaPolicy:
@@ -120,6 +133,12 @@ func Encode(cmd any) ([]byte, error) {
 		t = TypeStartMigration
 	case *MigrateChunk:
 		t = TypeMigrateChunk
+	case *CreateIndex:
+		t = TypeCreateIndex
+	case *DropIndex:
+		t = TypeDropIndex
+	case *IndexChunk:
+		t = TypeIndexChunk
 	default:
 		return nil, fmt.Errorf("fsm: encode: unknown command %T", cmd)
 	}
@@ -147,6 +166,8 @@ type Result struct {
 	// Entries holds, per Txn op, the entry written (nil for delete and
 	// check).
 	Entries []*api.ConfigEntry
+	// Index is the index declared or advanced by CreateIndex / IndexChunk.
+	Index *api.Index
 }
 
 // OpError is the failure of one operation of a Txn.

@@ -29,6 +29,13 @@ type Limits struct {
 	WatchProgressInterval time.Duration // progress events of an idle stream (10s)
 	WatchDefaultWait      time.Duration // wait of a blocking query without ?wait (5m)
 	WatchMaxWait          time.Duration // longest ?wait; longer ones are capped (10m)
+
+	// Imports bounds bulk import jobs (imports.go); zero fields mean the
+	// defaults.
+	Imports ImportLimits
+	// Index limits (indexes.go). A zero value means the default.
+	MaxIndexesPerNamespace int // declared indexes per namespace (16) → 400 too_many_indexes
+	MaxQueryExamined       int // entries one where-query may look at (100,000) → 400 query_too_broad
 }
 
 // DefaultLimits returns the documented defaults.

@@ -16,6 +16,10 @@ func (s *Server) listConfigs(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	if where := c.QueryArray("where"); len(where) > 0 {
+		s.queryConfigs(c, ns, where) // indexes.go
+		return
+	}
 	limit, err := s.limitParam(c, 100)
 	if err != nil {
 		s.fail(c, err)

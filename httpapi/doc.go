@@ -15,6 +15,15 @@
 // escaping, so "<", ">" and "&" come back as sent and a stored value is
 // returned byte for byte as stored. Every GET route also answers HEAD.
 //
+// # Bulk imports
+//
+// /v1/imports runs import jobs (imports.go, imports_ingest.go). The node that
+// receives an upload drives it: a pipeline decodes the stream, validates
+// chunks on a pool of GOMAXPROCS-1 workers shared by every upload on the
+// node, and proposes numbered, idempotent chunk commands, re-proposing them
+// across leader changes. The job's state is replicated (fsm), so any node
+// answers for it and another node can take the upload over at the
+// acknowledged offset.
 // # Schema evolution
 //
 // evolution.go checks a schema change against the stored entries (strict

@@ -11,6 +11,7 @@ import (
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/cluster"
 	"github.com/schemakv/schemakv/fsm"
+	"github.com/schemakv/schemakv/index"
 	"github.com/schemakv/schemakv/internal/jsonutil"
 	"github.com/schemakv/schemakv/schema"
 	"github.com/schemakv/schemakv/store"
@@ -51,6 +52,10 @@ var errorCodes = []struct {
 	{cluster.ErrShutdown, api.CodeShuttingDown},
 	{cluster.ErrReadTimeout, api.CodeTimeout},
 	{store.ErrCompacted, api.CodeCompacted},
+	{store.ErrImportNotFound, api.CodeImportNotFound},
+	{store.ErrImportFinished, api.CodeImportFinished},
+	{store.ErrTooManyImports, api.CodeTooManyImports},
+	{store.ErrImportSequence, api.CodeImportOffset},
 	{context.DeadlineExceeded, api.CodeTimeout},
 	{fsm.ErrEvolutionConflict, api.CodeEvolutionConflict},
 	{fsm.ErrSchemaDeprecated, api.CodeSchemaDeprecated},
@@ -58,6 +63,14 @@ var errorCodes = []struct {
 	{fsm.ErrInvalidPolicy, api.CodeInvalidPolicy},
 	{fsm.ErrMigrationNotFound, api.CodeMigrationNotFound},
 	{fsm.ErrMigrationConflict, api.CodeMigrationConflict},
+	{store.ErrIndexNotFound, api.CodeIndexNotFound},
+	{store.ErrIndexExists, api.CodeIndexExists},
+	{store.ErrTooManyIndexes, api.CodeTooManyIndexes},
+	{store.ErrIndexRequired, api.CodeIndexRequired},
+	{store.ErrQueryTooBroad, api.CodeQueryTooBroad},
+	{index.ErrInvalidPath, api.CodeInvalidPath},
+	{index.ErrUnknownOperator, api.CodeUnknownOperator},
+	{index.ErrInvalidQuery, api.CodeInvalidQuery},
 }
 
 // toAPIError converts any error into the wire error.
@@ -107,7 +120,7 @@ func itemError(index int, err error) api.ItemError {
 // packagePrefixes are the "pkg: " prefixes of the sentinels in errorCodes.
 // The code already says which failure it is, so a message meant for users
 // drops them.
-var packagePrefixes = []string{"store: ", "schema: ", "cluster: ", "fsm: ", "jsonutil: "}
+var packagePrefixes = []string{"store: ", "schema: ", "cluster: ", "fsm: ", "jsonutil: ", "index: "}
 
 // userMessage is err's text without a leading package prefix.
 func userMessage(err error) string {

@@ -67,6 +67,10 @@ type Server struct {
 	watch *watchState // watch.go
 	mig   *migrations // migrations.go
 
+	importLimits  ImportLimits  // imports.go
+	importDrivers driverSet     // uploads running on this node
+	importSem     chan struct{} // the validation pool's tokens
+
 	reqDuration        *prometheus.HistogramVec
 	validationFailures *prometheus.CounterVec
 }
@@ -114,6 +118,8 @@ func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
 		}
 	}
 	s.watch = newWatchState(st, cfg.Limits)
+	s.importLimits = cfg.Limits.Imports.withDefaults()
+	s.importSem = make(chan struct{}, validationWorkers())
 	s.mig = newMigrations(s)
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
@@ -187,9 +193,15 @@ func (s *Server) routes() {
 	get(v1, "/namespaces/:ns/diff/*key", s.configDiff)
 	v1.POST("/namespaces/:ns/rollback/*key", s.rollbackConfig)
 
+	v1.POST("/namespaces/:ns/indexes", s.createIndex)
+	get(v1, "/namespaces/:ns/indexes", s.listIndexes)
+	get(v1, "/namespaces/:ns/indexes/:name", s.getIndex)
+	v1.DELETE("/namespaces/:ns/indexes/:name", s.deleteIndex)
+
 	v1.POST("/batch", s.batch)
 	get(v1, "/watch", s.watchStream)
 	v1.POST("/watch", s.watchStreamMulti)
+	s.importRoutes(v1)
 
 	s.uiRoutes() // ui.go: the web UI under /ui/
 }
@@ -267,6 +279,9 @@ func (s *Server) limitBody(c *gin.Context) {
 	max := s.cfg.Limits.MaxBodyBytes
 	if c.Request.Method == http.MethodPost && c.Request.URL.Path == "/v1/snapshot" {
 		max = s.cfg.Limits.MaxSnapshotBytes // a whole state, not a request
+	}
+	if isImportUpload(c.Request) {
+		max = s.importLimits.MaxBytes // streamed, never held whole
 	}
 	if c.Request.ContentLength > max {
 		s.fail(c, apiErr(api.CodeBodyTooLarge, "request body of %d bytes exceeds %d bytes", c.Request.ContentLength, max))

@@ -22,6 +22,7 @@ import (
 	"github.com/schemakv/schemakv/cluster"
 	"github.com/schemakv/schemakv/fsm"
 	"github.com/schemakv/schemakv/httpapi"
+	"github.com/schemakv/schemakv/internal/indexbuild"
 	"github.com/schemakv/schemakv/schema"
 	"github.com/schemakv/schemakv/store"
 )
@@ -86,6 +87,9 @@ type Config struct {
 	// it such a node refuses to start; with it, it starts and logs a
 	// warning for every exposed listener. Loopback needs neither.
 	InsecurePlaintext bool
+	// IndexBuild tunes the background build of secondary indexes (chunk
+	// size, pause between chunks); its Logger is taken from Logger.
+	IndexBuild indexbuild.Config
 }
 
 // DefaultConfig returns the defaults: node1, ./data, 127.0.0.1:7400 (HTTP)
@@ -132,6 +136,7 @@ type Node struct {
 	listener net.Listener
 	served   chan error
 	api      *httpapi.Server
+	builder  *indexbuild.Builder
 }
 
 // Start starts a node and returns once its HTTP API is listening and, for a
@@ -199,6 +204,10 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+
+	ib := cfg.IndexBuild
+	ib.Logger = log
+	n.builder = indexbuild.Start(ib, n.cluster, n.store)
 
 	api, err := httpapi.New(httpapi.Config{
 		NodeID: cfg.NodeID, Version: Version, Limits: cfg.Limits, Logger: log,
@@ -282,6 +291,9 @@ func (n *Node) Close() error {
 	}
 	if n.pprofSrv != nil {
 		_ = n.pprofSrv.Close()
+	}
+	if n.builder != nil {
+		n.builder.Stop()
 	}
 	if n.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -13,6 +13,8 @@
 // (evolution.go). The applied index
 // is written in the same transaction as the data it describes, so replaying
 // an already-applied log entry is detected and skipped by the caller.
+// Bulk import jobs and the entries atomic jobs stage have two more buckets
+// (imports.go).
 //
 // # Concurrency
 //

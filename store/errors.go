@@ -14,4 +14,11 @@ var (
 	ErrRevisionMismatch  = errors.New("store: revision mismatch")
 	ErrRevisionNotFound  = errors.New("store: revision not found")
 	ErrClosed            = errors.New("store: closed")
+	// Secondary indexes (index.go, index_query.go).
+	ErrIndexNotFound    = errors.New("store: index not found")
+	ErrIndexExists      = errors.New("store: index already exists")
+	ErrTooManyIndexes   = errors.New("store: too many indexes")
+	ErrIndexCursorMoved = errors.New("store: index build cursor moved")
+	ErrIndexRequired    = errors.New("store: query needs an index")
+	ErrQueryTooBroad    = errors.New("store: query too broad")
 )

@@ -21,7 +21,7 @@ func (s *Store) History(kind, ns, key string, before uint64, limit int) (events 
 		var k []byte
 		if before == 0 {
 			// Seek past the last id of this prefix.
-			k, _ = c.Seek(append(append([]byte(nil), prefix...), bytes.Repeat([]byte{0xff}, 10)...))
+			k, _ = c.Seek(append(append([]byte(nil), prefix...), bytes.Repeat([]byte{0xff}, eventIDLen)...))
 			if k == nil {
 				k, _ = c.Last()
 			} else {
@@ -37,7 +37,7 @@ func (s *Store) History(kind, ns, key string, before uint64, limit int) (events 
 		}
 		events = events[:0]
 		evb := tx.Bucket(bucketEvents)
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+10; k, _ = c.Prev() {
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+eventIDLen; k, _ = c.Prev() {
 			if len(events) == limit {
 				next = binary.BigEndian.Uint64(k[len(prefix):]) + 1
 				return nil
@@ -60,7 +60,7 @@ func (s *Store) EventAt(kind, ns, key string, rev uint64) (api.Event, error) {
 		prefix := histPrefix(kind, ns, key)
 		c := tx.Bucket(bucketKeyHist).Cursor()
 		k, _ := c.Seek(append(append([]byte(nil), prefix...), eventID(rev, 0)...))
-		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+10 ||
+		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+eventIDLen ||
 			binary.BigEndian.Uint64(k[len(prefix):]) != rev {
 			return fmt.Errorf("%w: %s %s/%s has no event at revision %d", ErrRevisionNotFound, kind, ns, key, rev)
 		}

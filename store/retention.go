@@ -117,7 +117,7 @@ func (s *Store) CompactWith(cfg RetentionConfig, now time.Time) (CompactResult, 
 			p := cfg.policy(namespaceOfHist(prefix))
 			cutoff := now.Add(-p.MinAge)
 			for _, k := range ids[:max(len(ids)-p.MinVersions, 0)] {
-				ev, err := decodeEvent(evb.Get(k[len(k)-10:]))
+				ev, err := decodeEvent(evb.Get(k[len(k)-eventIDLen:]))
 				if err != nil {
 					return err
 				}
@@ -132,7 +132,7 @@ func (s *Store) CompactWith(cfg RetentionConfig, now time.Time) (CompactResult, 
 			if len(k) < 12 {
 				continue
 			}
-			p := k[:len(k)-10]
+			p := k[:len(k)-eventIDLen]
 			if !bytes.Equal(p, prefix) {
 				if err := judge(); err != nil {
 					return err
@@ -173,7 +173,7 @@ func (s *Store) deleteEvents(gen uint64, histKeys [][]byte) error {
 		evb, khb := tx.Bucket(bucketEvents), tx.Bucket(bucketKeyHist)
 		high := compactedIn(tx)
 		for _, k := range histKeys {
-			id := k[len(k)-10:]
+			id := k[len(k)-eventIDLen:]
 			high = max(high, binary.BigEndian.Uint64(id))
 			if err := evb.Delete(id); err != nil {
 				return err

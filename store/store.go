@@ -33,7 +33,8 @@ var (
 	// have deleted (retention.go).
 	keyCompacted = []byte("compacted")
 
-	allBuckets = [][]byte{bucketMeta, bucketNamespaces, bucketSchemas, bucketConfigs, bucketEvents, bucketKeyHist, bucketTombstones}
+	allBuckets = [][]byte{bucketMeta, bucketNamespaces, bucketSchemas, bucketConfigs, bucketEvents, bucketKeyHist, bucketTombstones, bucketIndexes,
+		bucketImports, bucketImportStage}
 )
 
 // formatVersion is the layout version written in the meta bucket.
@@ -245,6 +246,12 @@ func load(db *bolt.DB) (*View, error) {
 			nsTxn.Insert(k, &c)
 		}
 		v.namespaces = nsTxn.Commit()
+		if err := loadImports(tx, v); err != nil {
+			return err
+		}
+		if err := loadIndexes(tx, v); err != nil {
+			return err
+		}
 		if err := loadTombstones(tx, v); err != nil {
 			return err
 		}

@@ -30,10 +30,13 @@ type Txn struct {
 	cfg  *iradix.Txn[*api.ConfigEntry]
 	ct   *iradix.Txn[uint64] // config tombstones
 	nt   *iradix.Txn[uint64] // namespace tombstones
+	imp  *importState        // import jobs, copied on first write (imports.go)
 	ev   *evoTxn             // evolution state, started on first use (evolution.go)
+	idx  *iradix.Txn[*api.Index]
+	ient *iradix.Txn[struct{}]
 
 	rev    uint64
-	seq    uint16
+	seq    uint32
 	events []api.Event
 	done   bool
 }
@@ -55,6 +58,7 @@ func (s *Store) Begin() (*Txn, error) {
 		ct:  v.ctombs.Txn(),
 		nt:  v.ntombs.Txn(),
 	}
+	t.idx, t.ient = v.indexes.Txn(), v.ientries.Txn() // index.go
 	t.trackMutations()
 	return t, nil
 }
@@ -144,6 +148,7 @@ func (t *Txn) DeleteNamespace(name string, force bool, a Audit) error {
 		t.sch.Delete(k)
 	}
 	t.deleteNamespaceEvo(name)
+	t.dropNamespaceIndexes(name)
 	t.put(bucketNamespaces, []byte(name), nil)
 	t.ns.Delete([]byte(name))
 	t.tombNamespace(name)
@@ -185,6 +190,7 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 	}
 	var prev uint64
 	old, existed := t.cfg.Get(k)
+	before := old // for the indexes (index.go); nil when the key is new
 	if existed {
 		e.CreateRevision = old.CreateRevision
 		e.Version = old.Version + 1
@@ -196,6 +202,7 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 	t.pinMoved(old, ns, schema, schemaVersion)
 	t.put(bucketConfigs, k, encodeEntry(e))
 	t.cfg.Insert(k, e)
+	t.indexPut(ns, key, before, e)
 	t.clearConfigTomb(k)
 	return e, t.record(api.Event{
 		Kind: api.KindConfig, Op: api.OpPut, Namespace: ns, Key: key, Value: value,
@@ -213,6 +220,7 @@ func (t *Txn) DeleteConfig(ns, key string, a Audit) error {
 	}
 	t.put(bucketConfigs, k, nil)
 	t.cfg.Delete(k)
+	t.indexPut(ns, key, old, nil)
 	t.setConfigTomb(k)
 	t.adjustCounts(ns, -1, 0)
 	t.unpin(old)
@@ -281,7 +289,10 @@ func (t *Txn) Commit(applied uint64) error {
 		ctombs:     t.ct.Commit(),
 		ntombs:     t.nt.Commit(),
 		lastEvent:  last,
+		imports:    t.importsForCommit(),
 		evo:        evo,
+		indexes:    t.idx.Commit(),
+		ientries:   t.ient.Commit(),
 	}, false)
 	t.s.hub.publish(t.events, applied)
 	return t.s.enqueue(pendingTxn{muts: t.muts, applied: applied})
@@ -296,10 +307,16 @@ func (t *Txn) Discard() {
 	t.s.mu.Unlock()
 }
 
-func eventID(rev uint64, seq uint16) []byte {
-	b := make([]byte, 10)
+// eventIDLen is the length of an event id: the revision and the event's
+// sequence number within it, both big-endian, so ids sort by revision then
+// order. 32 bits of sequence hold any transaction (an atomic import
+// publishes hundreds of thousands of entries at one revision).
+const eventIDLen = 12
+
+func eventID(rev uint64, seq uint32) []byte {
+	b := make([]byte, eventIDLen)
 	binary.BigEndian.PutUint64(b, rev)
-	binary.BigEndian.PutUint16(b[8:], seq)
+	binary.BigEndian.PutUint32(b[8:], seq)
 	return b
 }
 

@@ -21,7 +21,10 @@ type View struct {
 	ntombs    *iradix.Tree[uint64] // namespace -> revision of its delete
 	lastEvent uint64               // revision of the newest event
 
-	evo evoTrees // schema policies, pin statistics, migrations (evolution.go)
+	imports  *importState             // bulk import jobs (imports.go)
+	evo      evoTrees                 // schema policies, pin statistics, migrations (evolution.go)
+	indexes  *iradix.Tree[*api.Index] // ns \0 name (index.go)
+	ientries *iradix.Tree[struct{}]   // ns \0 name \0 encoded scalar \0 key
 }
 
 func emptyView() *View {
@@ -31,7 +34,10 @@ func emptyView() *View {
 		configs:    iradix.New[*api.ConfigEntry](),
 		ctombs:     iradix.New[uint64](),
 		ntombs:     iradix.New[uint64](),
+		imports:    emptyImports(),
 		evo:        emptyEvo(),
+		indexes:    iradix.New[*api.Index](),
+		ientries:   iradix.New[struct{}](),
 	}
 }
 

@@ -142,6 +142,7 @@ func (a *app) newConfigDeleteCmd() *cobra.Command {
 func (a *app) newConfigListCmd() *cobra.Command {
 	var q client.ListQuery
 	var all bool
+	var wq client.WhereQuery
 	cmd := &cobra.Command{
 		Use:   "list NS",
 		Short: "List config entries in key order",
@@ -151,7 +152,28 @@ func (a *app) newConfigListCmd() *cobra.Command {
 				return usagef("invalid --limit %d", q.Limit)
 			}
 			var l *api.ConfigList
-			if all {
+			if len(wq.Where) > 0 {
+				wq.Prefix, wq.After, wq.Limit = q.Prefix, q.After, q.Limit
+				for {
+					page, _, err := c.Configs().Query(ctx, args[0], wq, a.readOpts())
+					if err != nil {
+						return err
+					}
+					if l == nil {
+						l = page
+					} else {
+						l.Items = append(l.Items, page.Items...)
+						l.Next = page.Next
+					}
+					if !all || page.Next == "" || page.Next == wq.After {
+						break
+					}
+					wq.After = page.Next
+				}
+				if a.output == "table" {
+					fmt.Fprintf(a.stderr, "plan: %s (%d entries examined)\n", l.Plan, l.Examined)
+				}
+			} else if all {
 				l = &api.ConfigList{Items: []api.ConfigEntry{}}
 				for page, err := range c.Configs().ListAll(ctx, args[0], q, a.readOpts()) {
 					if err != nil {
@@ -182,6 +204,9 @@ func (a *app) newConfigListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&q.After, "after", "", "start after this key (the previous page's next)")
 	cmd.Flags().IntVar(&q.Limit, "limit", 0, "page size (0: the server's default)")
 	cmd.Flags().BoolVar(&all, "all", false, "follow pages to the end (each page is a separate read)")
+	cmd.Flags().StringArrayVar(&wq.Where, "where", nil, "only entries matching this clause (repeat for AND): path==v, !=, <, <=, >, >=, path=in=(a,b), exists(path)")
+	cmd.Flags().StringVar(&wq.Schema, "schema", "", "with --where: only entries of this schema")
+	cmd.Flags().BoolVar(&wq.AllowScan, "allow-scan", false, "with --where: scan (bounded) when no clause has a ready index")
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/schemakv/schemakv/httpapi"
 	"github.com/schemakv/schemakv/node"
 )
 
@@ -73,7 +74,16 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.IntVar(&cfg.Limits.MaxValueBytes, "max-value-bytes", cfg.Limits.MaxValueBytes, "largest config value")
 	f.IntVar(&cfg.Limits.MaxSchemaBytes, "max-schema-bytes", cfg.Limits.MaxSchemaBytes, "largest schema document")
 	f.IntVar(&cfg.Limits.MaxBatchOps, "max-batch-ops", cfg.Limits.MaxBatchOps, "most operations in one batch")
+	f.IntVar(&cfg.Limits.MaxIndexesPerNamespace, "max-indexes-per-namespace", 16, "most secondary indexes one namespace may declare")
+	f.IntVar(&cfg.Limits.MaxQueryExamined, "max-query-examined", 100000, "most entries one where-query may look at")
+	f.IntVar(&cfg.IndexBuild.ChunkSize, "index-build-chunk", 1000, "config keys one background index-build command indexes")
 	f.IntVar(&cfg.Limits.MaxJSONDepth, "max-json-depth", cfg.Limits.MaxJSONDepth, "deepest JSON nesting accepted")
+	il := httpapi.DefaultImportLimits()
+	f.Int64Var(&cfg.Limits.Imports.MaxBytes, "import-max-bytes", il.MaxBytes, "largest import upload (all requests of a job)")
+	f.Int64Var(&cfg.Limits.Imports.MaxEntries, "import-max-entries", il.MaxEntries, "most entries in one import job")
+	f.IntVar(&cfg.Limits.Imports.MaxRunning, "import-max-running", il.MaxRunning, "most import jobs running at once in the cluster")
+	f.IntVar(&cfg.Limits.Imports.MaxEntriesPerSecond, "import-max-rate", il.MaxEntriesPerSecond, "entries per second each import upload proposes, to spare readers (-1: unpaced)")
+	f.DurationVar(&cfg.Limits.Imports.Retention, "import-retention", il.Retention, "ended import jobs are kept this long")
 	f.DurationVar(&cfg.Cluster.HeartbeatTimeout, "raft-heartbeat-timeout", cfg.Cluster.HeartbeatTimeout, "raft heartbeat timeout")
 	f.DurationVar(&cfg.Cluster.ElectionTimeout, "raft-election-timeout", cfg.Cluster.ElectionTimeout, "raft election timeout")
 	f.Uint64Var(&cfg.Cluster.SnapshotThreshold, "snapshot-threshold", cfg.Cluster.SnapshotThreshold, "raft entries between snapshots")
