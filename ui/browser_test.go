@@ -100,8 +100,12 @@ func (b tab) typeInto(sel, s string) {
 // setText sets a text area's content at once, as a paste does.
 func (b tab) setText(sel, s string) {
 	b.t.Helper()
-	b.do("set "+sel, chromedp.SetValue(chromedp.CSS(sel), s),
-		chromedp.Evaluate[chromedp.Void](fmt.Sprintf("document.querySelector(%q).dispatchEvent(new Event('input'))", sel)))
+	v, err := json.Marshal(s)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.do("set "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+		"{ const e = document.querySelector(%q); e.value = %s; e.dispatchEvent(new Event('input')); }", sel, v)))
 }
 
 func (b tab) click(sel string) {
@@ -340,6 +344,19 @@ func TestBrowser_Scenario(t *testing.T) {
 
 	a.open("/ns/payments")
 	a.waitJS("the config list", `document.querySelector('tr[data-key="checkout/eu"]')`)
+	// Where-queries: without an index the server wants allow_scan (and the
+	// UI shows why); with it, clauses filter the list and the plan shows.
+	a.setText("#cfg-where", "currency==USD")
+	a.click("form.inline button[type=submit]")
+	a.waitJS("index_required shown", `document.querySelector('main [data-code="index_required"]')`)
+	a.click("#cfg-scan")
+	a.click("form.inline button[type=submit]")
+	a.waitText(".table-wrap", "No configs match.")
+	a.waitText("#cfg-plan", "scan")
+	a.setText("#cfg-where", "currency==EUR\ntimeout_ms>=2000")
+	a.click("form.inline button[type=submit]")
+	a.waitJS("the matching entry", `document.querySelector('tr[data-key="checkout/eu"]')`)
+	a.setText("#cfg-where", "")
 	a.screenshot(shots, "namespace")
 	a.checkLabels("namespace")
 	a.open("/cluster")

@@ -51,7 +51,10 @@ function headers(extra) {
 export async function request(method, path, opts = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(opts.query || {})) {
-    if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v);
+    // An array repeats the parameter (where=a&where=b).
+    for (const x of Array.isArray(v) ? v : [v]) {
+      if (x !== undefined && x !== null && x !== '') url.searchParams.append(k, x);
+    }
   }
   const init = { method, headers: headers(opts.headers), signal: opts.signal };
   if (opts.body !== undefined) {

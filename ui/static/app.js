@@ -191,14 +191,25 @@ async function namespaceView({ ns }, query) {
   const r = await get(nsPath(ns));
   const n = r.data;
   const prefixIn = h('input', { id: 'cfg-prefix', type: 'search', value: query.get('prefix') || '', autocomplete: 'off' });
-  const whereIn = h('input', { id: 'cfg-where', type: 'text', value: query.get('where') || '', autocomplete: 'off', 'aria-describedby': 'cfg-where-hint' });
+  const whereIn = h('textarea', { id: 'cfg-where', class: 'code', rows: 2, spellcheck: 'false', value: query.getAll('where').join('\n'), 'aria-describedby': 'cfg-where-hint' });
+  const scanIn = h('input', { id: 'cfg-scan', type: 'checkbox', checked: query.get('allow_scan') === 'true' });
+  const planEl = h('p', { class: 'hint', id: 'cfg-plan', 'aria-live': 'polite' });
+  // Enter runs the query; Shift+Enter starts another clause.
+  whereIn.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); whereIn.form.requestSubmit(); }
+  });
   const table = h('div', { class: 'table-wrap', 'aria-live': 'polite' });
   const more = h('div', {});
   let after = '';
   let revision = 0;
   const loadConfigs = async (append) => {
     try {
-      const res = await get(`${nsPath(ns)}/configs`, { prefix: prefixIn.value, where: whereIn.value, after: append ? after : '', limit: 100 });
+      const where = whereIn.value.split('\n').map((x) => x.trim()).filter(Boolean);
+      const res = await get(`${nsPath(ns)}/configs`, {
+        prefix: prefixIn.value, where, allow_scan: where.length && scanIn.checked ? 'true' : '',
+        after: append ? after : '', limit: 100,
+      });
+      planEl.textContent = res.data.plan ? `Answered by ${res.data.plan === 'scan' ? 'a scan' : res.data.plan}, ${res.data.examined ?? 0} entries examined.` : '';
       revision = Math.max(revision, res.data.revision);
       after = res.data.next || '';
       const rows = res.data.items.map((e) => h('tr', { 'data-key': e.key },
@@ -216,13 +227,14 @@ async function namespaceView({ ns }, query) {
           h('tbody', {}, rows)) : h('p', {}, 'No configs match.'));
       }
       fill(more, after ? h('button', { type: 'button', class: 'secondary', onclick: () => loadConfigs(true) }, 'More') : null);
-    } catch (err) { fill(table, errorBox(err, 'Cannot list configs')); }
+    } catch (err) { planEl.textContent = ''; fill(table, errorBox(err, 'Cannot list configs')); }
   };
   const filter = h('form', { class: 'inline', role: 'search', novalidate: true, onsubmit: (ev) => { ev.preventDefault(); loadConfigs(false); } },
     h('div', { class: 'field' }, h('label', { for: 'cfg-prefix' }, 'Key prefix'), prefixIn),
     h('div', { class: 'field' }, h('label', { for: 'cfg-where' }, 'Where'), whereIn,
-      h('p', { class: 'hint', id: 'cfg-where-hint' }, 'a query on indexed fields, passed as where=')),
-    h('div', { class: 'field field-action' }, h('button', { type: 'submit' }, 'Filter')));
+      h('p', { class: 'hint', id: 'cfg-where-hint' }, 'one clause per line, all must hold: owner.team==payments, limits.max_rps>=100, region=in=(eu,us), exists(owner.oncall)')),
+    h('div', { class: 'field field-action' }, h('span', {}, scanIn, h('label', { for: 'cfg-scan' }, ' scan without an index'))),
+    h('div', { class: 'field field-action' }, h('button', { type: 'submit' }, 'Filter')), planEl);
   const schemas = h('div', { class: 'table-wrap' });
   const loadSchemas = async () => {
     const res = await get(`${nsPath(ns)}/schemas`);
