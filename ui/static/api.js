@@ -112,7 +112,7 @@ export function watch(watches, fromRevision, onEvents, onState = () => {}) {
           if (done) break;
           buf += value;
           let nl;
-          while ((nl = buf.indexOf('\n')) >= 0) {
+          while ((nl = buf.indexOf('\n')) >= 0 && !ctl.signal.aborted) {
             const line = buf.slice(0, nl).trim();
             buf = buf.slice(nl + 1);
             if (!line) continue;

@@ -39,9 +39,12 @@ function setLive(state) {
 
 /** follow starts a watch for the current view and reports its state. */
 function follow(watches, from, onEvents) {
+  // A stopped watch may still report its end after the next view started
+  // its own: only the current one sets the indicator.
+  let active = true;
   setLive('reconnecting');
-  const stop = watch(watches, from, onEvents, setLive);
-  return () => { stop(); setLive('stopped'); };
+  const stop = watch(watches, from, onEvents, (state) => { if (active) setLive(state); });
+  return () => { active = false; stop(); setLive('stopped'); };
 }
 
 function pinLabel(e) {
