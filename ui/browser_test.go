@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -485,4 +487,63 @@ func TestBrowser_Namespaces(t *testing.T) {
 	if res, body := httpGet(t, srv, "/v1/namespaces/full"); res.StatusCode != 404 {
 		t.Fatalf("after a forced delete: %d %s", res.StatusCode, body)
 	}
+}
+
+// TestBrowser_WatchResumesAfterCut restores a snapshot under an open entry
+// page: the server cuts its watch stream ("state restored"), the page
+// reconnects from the cut's resume_from, and a change made afterwards
+// still shows live.
+func TestBrowser_WatchResumesAfterCut(t *testing.T) {
+	ctx := browser(t)
+	srv := startServer(t)
+	httpDo(t, srv, "PUT", "/v1/namespaces/ops", "application/json", `{}`, 201)
+	httpDo(t, srv, "POST", "/v1/namespaces/ops/schemas/limits", "application/json", `{"schema": {"type": "object", "properties": {"max": {"type": "integer"}}}}`, 201)
+	httpDo(t, srv, "PUT", "/v1/namespaces/ops/configs/api", "application/json", `{"schema": "limits", "value": {"max": 1}}`, 201)
+
+	a := tab{t: t, ctx: ctx, srv: srv}
+	a.signIn("alice")
+	a.open("/ns/ops/config/api")
+	a.waitText(".live", "Live")
+	// Resource timing lists a fetch once its response has ended: the first
+	// stream is still open.
+	const endedStreams = `performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/v1/watch')).length`
+	if n, err := chromedp.Run(a.ctx, chromedp.Evaluate[int](endedStreams)); err != nil || n != 0 {
+		t.Fatalf("watch streams ended before the restore: %d (%v)", n, err)
+	}
+
+	snap := httpDo(t, srv, "GET", "/v1/snapshot", "", "", 200)
+	httpDo(t, srv, "POST", "/v1/snapshot", "application/octet-stream", string(snap), 200)
+	httpDo(t, srv, "PUT", "/v1/namespaces/ops/configs/api", "application/json", `{"value": {"max": 4321}, "reason": "after the restore"}`, 200)
+	a.waitText("#current-value", "4321")
+	a.waitText("#live-banner", "after the restore")
+	a.waitJS("the cut stream ended", endedStreams+" >= 1")
+}
+
+// httpDo sends one request with the test server's token and checks its
+// status; it returns the body.
+func httpDo(t *testing.T, srv testServer, method, path, ctype, body string, want int) []byte {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if srv.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+srv.Token)
+	}
+	res, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	if res.StatusCode != want {
+		t.Fatalf("%s %s = %d %s, want %d", method, path, res.StatusCode, b, want)
+	}
+	return b
 }
