@@ -65,6 +65,14 @@ const (
 	CodeInvalidTransform     = "invalid_transform"         // 400 a migration transform is malformed
 	CodeMigrationNotFound    = "migration_not_found"       // 404
 	CodeMigrationConflict    = "migration_conflict"        // 409 one migration per schema at a time / cursor moved
+	// Authentication and authorisation (auth).
+	CodeUnauthenticated  = "unauthenticated"   // 401 no, malformed, unknown, expired or revoked credentials
+	CodeForbidden        = "forbidden"         // 403 authenticated, but no role allows the action
+	CodeTokenNotFound    = "token_not_found"   // 404
+	CodeBindingNotFound  = "binding_not_found" // 404
+	CodeTokenRevoked     = "token_revoked"     // 409 revoking a revoked token
+	CodeBindingExists    = "binding_exists"    // 409 the same role, scope and subject is bound already
+	CodeAuthBootstrapped = "auth_bootstrapped" // 409 the bootstrap admin token exists already
 )
 
 var statusOf = map[string]int{
@@ -119,6 +127,13 @@ var statusOf = map[string]int{
 	CodeInvalidTransform:     400,
 	CodeMigrationNotFound:    404,
 	CodeMigrationConflict:    409,
+	CodeUnauthenticated:      401,
+	CodeForbidden:            403,
+	CodeTokenNotFound:        404,
+	CodeBindingNotFound:      404,
+	CodeTokenRevoked:         409,
+	CodeBindingExists:        409,
+	CodeAuthBootstrapped:     409,
 }
 
 // StatusOf returns the HTTP status that goes with code (500 if unknown).

@@ -330,7 +330,8 @@ func (c *Cluster) applyOnce(ctx context.Context, cmd []byte) (*fsm.Result, error
 	wctx, wcancel := context.WithTimeout(ctx, time.Second)
 	c.applied.WaitApplied(wctx.Done(), w.Revision)
 	wcancel()
-	return &fsm.Result{Revision: w.Revision, Err: fromWire(w.Err), Namespace: w.Namespace, Schema: w.Schema, Entries: w.Entries, Index: w.Index}, nil
+	return &fsm.Result{Revision: w.Revision, Err: fromWire(w.Err), Namespace: w.Namespace, Schema: w.Schema, Entries: w.Entries, Index: w.Index,
+		Token: w.Token, Bindings: w.Bindings}, nil
 }
 
 // applyLocal applies a command on this node, which must lead.

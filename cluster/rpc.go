@@ -62,6 +62,12 @@ var errorCodes = []struct {
 	{store.ErrTooManyIndexes, api.CodeTooManyIndexes},
 	{store.ErrIndexCursorMoved, "index_cursor_moved"},
 	{index.ErrInvalidPath, api.CodeInvalidPath},
+	{store.ErrTokenNotFound, api.CodeTokenNotFound},
+	{store.ErrTokenExists, "token_exists"},
+	{store.ErrTokenRevoked, api.CodeTokenRevoked},
+	{store.ErrBindingNotFound, api.CodeBindingNotFound},
+	{store.ErrBindingExists, api.CodeBindingExists},
+	{store.ErrAuthBootstrapped, api.CodeAuthBootstrapped},
 }
 
 // wireError is an error on the wire.
@@ -151,6 +157,8 @@ type wireResult struct {
 	Schema    *api.SchemaVersion `json:"schema,omitempty"`
 	Entries   []*api.ConfigEntry `json:"entries,omitempty"`
 	Index     *api.Index         `json:"index,omitempty"`
+	Token     *api.Token         `json:"token,omitempty"`
+	Bindings  []api.RoleBinding  `json:"bindings,omitempty"`
 }
 
 // ApplyArgs and the other types below are the RPC messages.
@@ -204,7 +212,8 @@ func (s *rpcService) Apply(args ApplyArgs, reply *ApplyReply) error {
 		return nil
 	}
 	reply.Result = mustJSON(&wireResult{Revision: r.Revision, Err: toWire(r.Err),
-		Namespace: r.Namespace, Schema: r.Schema, Entries: r.Entries, Index: r.Index})
+		Namespace: r.Namespace, Schema: r.Schema, Entries: r.Entries, Index: r.Index,
+		Token: r.Token, Bindings: r.Bindings})
 	return nil
 }
 

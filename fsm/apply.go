@@ -33,6 +33,10 @@ var dispatch = map[Type]applyFunc{
 	TypeCreateIndex:      applyCreateIndex,
 	TypeDropIndex:        applyDropIndex,
 	TypeIndexChunk:       applyIndexChunk,
+	TypeCreateToken:      applyCreateToken,
+	TypeRevokeToken:      applyRevokeToken,
+	TypeBind:             applyBind,
+	TypeUnbind:           applyUnbind,
 }
 
 // applyEntry decodes and applies one log entry's data. It returns nil for an

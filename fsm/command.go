@@ -139,6 +139,14 @@ func Encode(cmd any) ([]byte, error) {
 		t = TypeDropIndex
 	case *IndexChunk:
 		t = TypeIndexChunk
+	case *CreateToken:
+		t = TypeCreateToken
+	case *RevokeToken:
+		t = TypeRevokeToken
+	case *Bind:
+		t = TypeBind
+	case *Unbind:
+		t = TypeUnbind
 	default:
 		return nil, fmt.Errorf("fsm: encode: unknown command %T", cmd)
 	}
@@ -168,6 +176,9 @@ type Result struct {
 	Entries []*api.ConfigEntry
 	// Index is the index declared or advanced by CreateIndex / IndexChunk.
 	Index *api.Index
+	// Token and Bindings are what an auth command wrote (auth.go).
+	Token    *api.Token
+	Bindings []api.RoleBinding
 }
 
 // OpError is the failure of one operation of a Txn.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/auth"
 	"github.com/schemakv/schemakv/fsm"
 	"github.com/schemakv/schemakv/store"
 )
@@ -28,6 +29,13 @@ func (s *Server) batch(c *gin.Context) {
 	if len(req.Ops) > s.cfg.Limits.MaxBatchOps {
 		s.fail(c, apiErr(api.CodeBatchTooLarge, "batch of %d operations exceeds %d", len(req.Ops), s.cfg.Limits.MaxBatchOps))
 		return
+	}
+	for _, bo := range req.Ops {
+		// Every operation's namespace, before anything else: a batch
+		// with one forbidden operation is refused whole.
+		if !s.authorizeNamespace(c, auth.ActionWrite, bo.Namespace) {
+			return
+		}
 	}
 	a, err := s.audit(c, req.Reason)
 	if err != nil {

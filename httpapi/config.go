@@ -62,6 +62,19 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics; nil disables the route.
 	Gatherer prometheus.Gatherer
+
+	// Auth authenticates every request but GET /v1/health (auth.go).
+	// Required unless DevMode.
+	Auth Authenticator
+	// DevMode turns authentication and authorisation off: every request
+	// may do everything, recorded as the X-Schemakv-Principal header.
+	// Only for development on loopback (node enforces that).
+	DevMode bool
+	// MetricsOpen serves /metrics without credentials.
+	MetricsOpen bool
+	// RevokeWait bounds how long DELETE /v1/tokens/:id waits for every
+	// member to apply the revocation; zero means 5s.
+	RevokeWait time.Duration
 }
 
 // Validate reports whether the configuration can be used.
@@ -70,6 +83,9 @@ func (c Config) Validate() error {
 	if l.MaxBodyBytes <= 0 || l.MaxValueBytes <= 0 || l.MaxSchemaBytes <= 0 ||
 		l.MaxBatchOps <= 0 || l.MaxJSONDepth <= 0 || l.MaxListLimit <= 0 || l.MaxReasonBytes <= 0 || l.MaxSnapshotBytes < 0 {
 		return errors.New("httpapi: config: every limit must be positive")
+	}
+	if c.Auth == nil && !c.DevMode {
+		return errors.New("httpapi: config: Auth is required unless DevMode")
 	}
 	return nil
 }

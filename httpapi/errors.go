@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/auth"
 	"github.com/schemakv/schemakv/cluster"
 	"github.com/schemakv/schemakv/fsm"
 	"github.com/schemakv/schemakv/index"
@@ -32,6 +33,12 @@ var errorCodes = []struct {
 	{store.ErrConfigNotFound, api.CodeConfigNotFound},
 	{store.ErrRevisionMismatch, api.CodeRevisionMismatch},
 	{store.ErrRevisionNotFound, api.CodeRevisionNotFound},
+	{store.ErrTokenNotFound, api.CodeTokenNotFound},
+	{store.ErrTokenRevoked, api.CodeTokenRevoked},
+	{store.ErrBindingNotFound, api.CodeBindingNotFound},
+	{store.ErrBindingExists, api.CodeBindingExists},
+	{store.ErrAuthBootstrapped, api.CodeAuthBootstrapped},
+	{auth.ErrUnauthenticated, api.CodeUnauthenticated},
 	{store.ErrClosed, api.CodeShuttingDown},
 	{schema.ErrTooLarge, api.CodeSchemaTooLarge},
 	{schema.ErrNotFound, api.CodeSchemaNotFound},

@@ -17,6 +17,9 @@ func (s *Server) listNamespaces(c *gin.Context) {
 	}
 	out := api.NamespaceList{Items: []api.Namespace{}, Revision: v.Revision()}
 	for _, n := range v.Namespaces() {
+		if !s.mayRead(c, n.Name) {
+			continue // never list a namespace the principal may not read
+		}
 		out.Items = append(out.Items, *n)
 	}
 	s.render(c, http.StatusOK, out)

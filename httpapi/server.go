@@ -77,7 +77,10 @@ type Server struct {
 
 // Headers of the API.
 const (
-	HeaderIndex     = "X-Schemakv-Index"
+	HeaderIndex = "X-Schemakv-Index"
+	// HeaderPrincipal names the audit principal in dev mode only (auth
+	// off); with authentication the authenticated identity is recorded and
+	// the header is ignored.
 	HeaderPrincipal = "X-Schemakv-Principal"
 	HeaderReason    = "X-Schemakv-Reason"
 	// HeaderKnownLeader and HeaderLastContact describe a stale read: whether
@@ -128,7 +131,7 @@ func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
 	e.RedirectFixedPath = false
 	e.ContextWithFallback = true
 	_ = e.SetTrustedProxies(nil)
-	e.Use(s.recover, s.observe, s.limitBody)
+	e.Use(s.recover, s.observe, s.limitBody, s.authenticate)
 	e.NoRoute(func(c *gin.Context) {
 		s.fail(c, apiErr(api.CodeRouteNotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -137,6 +140,9 @@ func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
 	})
 	s.engine = e
 	s.routes()
+	if err := s.checkRouteRules(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -204,6 +210,14 @@ func (s *Server) routes() {
 	s.importRoutes(v1)
 
 	s.uiRoutes() // ui.go: the web UI under /ui/
+	// Authentication state (tokens.go); admin only, see routeRules.
+	get(v1, "/whoami", s.whoami)
+	v1.POST("/tokens", s.createToken)
+	get(v1, "/tokens", s.listTokens)
+	v1.DELETE("/tokens/:id", s.revokeToken)
+	v1.POST("/bindings", s.bind)
+	get(v1, "/bindings", s.listBindings)
+	v1.DELETE("/bindings/:id", s.unbind)
 }
 
 func (s *Server) health(c *gin.Context) {
@@ -331,10 +345,7 @@ func (s *Server) decodeBody(c *gin.Context, v any) (bool, error) {
 // audit builds the who/why of a write from the request. bodyReason, when
 // set, wins over the X-Schemakv-Reason header.
 func (s *Server) audit(c *gin.Context, bodyReason string) (fsm.Audit, error) {
-	p := c.GetHeader(HeaderPrincipal)
-	if p == "" {
-		p = "anonymous"
-	}
+	p := s.auditPrincipal(c)
 	if len(p) > 256 {
 		return fsm.Audit{}, apiErr(api.CodeBadRequest, "principal longer than 256 bytes")
 	}

@@ -34,7 +34,7 @@ var (
 	keyCompacted = []byte("compacted")
 
 	allBuckets = [][]byte{bucketMeta, bucketNamespaces, bucketSchemas, bucketConfigs, bucketEvents, bucketKeyHist, bucketTombstones, bucketIndexes,
-		bucketImports, bucketImportStage}
+		bucketImports, bucketImportStage, bucketTokens, bucketBindings}
 )
 
 // formatVersion is the layout version written in the meta bucket.
@@ -250,6 +250,9 @@ func load(db *bolt.DB) (*View, error) {
 			return err
 		}
 		if err := loadIndexes(tx, v); err != nil {
+			return err
+		}
+		if err := loadAuth(tx, v); err != nil {
 			return err
 		}
 		if err := loadTombstones(tx, v); err != nil {

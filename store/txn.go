@@ -34,6 +34,10 @@ type Txn struct {
 	ev   *evoTxn             // evolution state, started on first use (evolution.go)
 	idx  *iradix.Txn[*api.Index]
 	ient *iradix.Txn[struct{}]
+	// auth is the view's auth state until the first auth write copies it
+	// (auth.go).
+	auth       *AuthState
+	authCopied bool
 
 	rev    uint64
 	seq    uint32
@@ -51,12 +55,13 @@ func (s *Store) Begin() (*Txn, error) {
 	}
 	v := s.view.Load()
 	t := &Txn{
-		s:   s,
-		ns:  v.namespaces.Txn(),
-		sch: v.schemas.Txn(),
-		cfg: v.configs.Txn(),
-		ct:  v.ctombs.Txn(),
-		nt:  v.ntombs.Txn(),
+		s:    s,
+		ns:   v.namespaces.Txn(),
+		sch:  v.schemas.Txn(),
+		cfg:  v.configs.Txn(),
+		ct:   v.ctombs.Txn(),
+		nt:   v.ntombs.Txn(),
+		auth: v.auth,
 	}
 	t.idx, t.ient = v.indexes.Txn(), v.ientries.Txn() // index.go
 	t.trackMutations()
@@ -293,6 +298,7 @@ func (t *Txn) Commit(applied uint64) error {
 		evo:        evo,
 		indexes:    t.idx.Commit(),
 		ientries:   t.ient.Commit(),
+		auth:       t.commitAuth(),
 	}, false)
 	t.s.hub.publish(t.events, applied)
 	return t.s.enqueue(pendingTxn{muts: t.muts, applied: applied})

@@ -25,6 +25,7 @@ type View struct {
 	evo      evoTrees                 // schema policies, pin statistics, migrations (evolution.go)
 	indexes  *iradix.Tree[*api.Index] // ns \0 name (index.go)
 	ientries *iradix.Tree[struct{}]   // ns \0 name \0 encoded scalar \0 key
+	auth     *AuthState               // tokens and role bindings (auth.go)
 }
 
 func emptyView() *View {
@@ -38,6 +39,7 @@ func emptyView() *View {
 		evo:        emptyEvo(),
 		indexes:    iradix.New[*api.Index](),
 		ientries:   iradix.New[struct{}](),
+		auth:       emptyAuth(),
 	}
 }
 

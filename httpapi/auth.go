@@ -1,0 +1,245 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/auth"
+)
+
+// Authenticator checks the credential of a request: the value of its
+// Authorization header. *auth.Authenticator implements it.
+type Authenticator interface {
+	Authenticate(ctx context.Context, header string) (auth.Principal, error)
+}
+
+// nsSource says where a route's namespace comes from.
+type nsSource int
+
+const (
+	nsFromNone  nsSource = iota // not namespaced
+	nsFromParam                 // the :ns path parameter
+	nsFromQuery                 // the ?namespace= query parameter (watch streams)
+	nsFromBody                  // each operation of the body; the handler authorises them (batch)
+)
+
+// rule is the authorisation of one route.
+type rule struct {
+	public bool
+	action auth.Action
+	ns     nsSource
+}
+
+// routeRules is the one table of authorisation: every route of the engine
+// has an entry (New fails otherwise), keyed by method and gin's full path.
+// HEAD routes use the rule of their GET.
+var routeRules = map[string]rule{
+	"GET /v1/health":                                         {public: true},
+	"GET /v1/ready":                                          {action: auth.ActionClusterRead},
+	"GET /v1/cluster":                                        {action: auth.ActionClusterRead},
+	"DELETE /v1/cluster/members/:id":                         {action: auth.ActionClusterAdmin},
+	"GET /v1/snapshot":                                       {action: auth.ActionClusterAdmin},
+	"POST /v1/snapshot":                                      {action: auth.ActionClusterAdmin},
+	"GET /metrics":                                           {action: auth.ActionClusterRead},   // public with Config.MetricsOpen
+	"GET /v1/namespaces":                                     {action: auth.ActionAuthenticated}, // filtered to readable namespaces
+	"PUT /v1/namespaces/:ns":                                 {action: auth.ActionManage, ns: nsFromParam},
+	"GET /v1/namespaces/:ns":                                 {action: auth.ActionRead, ns: nsFromParam},
+	"DELETE /v1/namespaces/:ns":                              {action: auth.ActionManage, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/schemas":                         {action: auth.ActionRead, ns: nsFromParam},
+	"POST /v1/namespaces/:ns/schemas/:name":                  {action: auth.ActionManage, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/schemas/:name":                   {action: auth.ActionRead, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/schemas/:name/versions":          {action: auth.ActionRead, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/schemas/:name/versions/:version": {action: auth.ActionRead, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/configs":                         {action: auth.ActionRead, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/configs/*key":                    {action: auth.ActionRead, ns: nsFromParam},
+	"PUT /v1/namespaces/:ns/configs/*key":                    {action: auth.ActionWrite, ns: nsFromParam},
+	"DELETE /v1/namespaces/:ns/configs/*key":                 {action: auth.ActionWrite, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/history/*key":                    {action: auth.ActionRead, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/diff/*key":                       {action: auth.ActionRead, ns: nsFromParam},
+	"POST /v1/namespaces/:ns/rollback/*key":                  {action: auth.ActionWrite, ns: nsFromParam},
+	"POST /v1/batch":                                         {action: auth.ActionWrite, ns: nsFromBody},
+	"GET /v1/watch":                                          {action: auth.ActionRead, ns: nsFromQuery},
+	"GET /v1/whoami":                                         {action: auth.ActionAuthenticated},
+	"POST /v1/tokens":                                        {action: auth.ActionClusterAdmin},
+	"GET /v1/tokens":                                         {action: auth.ActionClusterAdmin},
+	"DELETE /v1/tokens/:id":                                  {action: auth.ActionClusterAdmin},
+	"POST /v1/bindings":                                      {action: auth.ActionClusterAdmin},
+	"GET /v1/bindings":                                       {action: auth.ActionClusterAdmin},
+	"DELETE /v1/bindings/:id":                                {action: auth.ActionClusterAdmin},
+}
+
+// RouteRule describes the authorisation of one route, for tests and docs.
+type RouteRule struct {
+	Method, Path string
+	// Public routes need no credentials.
+	Public bool
+	Action auth.Action
+	// Namespace is where the namespace comes from: "", "param", "query"
+	// or "body".
+	Namespace string
+}
+
+// RouteRules returns the authorisation of every route the engine serves.
+func (s *Server) RouteRules() []RouteRule {
+	var out []RouteRule
+	for _, r := range s.engine.Routes() {
+		ru, ok := s.ruleOf(r.Method, r.Path)
+		if !ok {
+			continue
+		}
+		out = append(out, RouteRule{Method: r.Method, Path: r.Path, Public: ru.public, Action: ru.action,
+			Namespace: [...]string{"", "param", "query", "body"}[ru.ns]})
+	}
+	return out
+}
+
+func (s *Server) ruleOf(method, path string) (rule, bool) {
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	r, ok := routeRules[method+" "+path]
+	if ok && path == "/metrics" && s.cfg.MetricsOpen {
+		r = rule{public: true}
+	}
+	return r, ok
+}
+
+// checkRouteRules fails when a route has no authorisation rule: a route
+// nobody classified must not be served at all.
+func (s *Server) checkRouteRules() error {
+	for _, r := range s.engine.Routes() {
+		if _, ok := s.ruleOf(r.Method, r.Path); !ok {
+			return fmt.Errorf("httpapi: route %s %s has no entry in the authorisation table (httpapi/auth.go)", r.Method, r.Path)
+		}
+	}
+	return nil
+}
+
+// Context keys of the authenticated request.
+const (
+	ctxPrincipal = "schemakv.principal"
+)
+
+// devAudit is the audit principal of a request in dev mode: the
+// X-Schemakv-Principal header, as declared and unchecked, or "anonymous".
+const devAnonymous = "anonymous"
+
+// authenticate is the middleware of every route: it authenticates the
+// request and checks the route's rule. A denied request changes nothing:
+// it ends here, before any handler runs, with 401 or 403 in the one error
+// shape, and is logged (method, route, remote, principal, reason; never a
+// credential).
+func (s *Server) authenticate(c *gin.Context) {
+	ru, known := s.ruleOf(c.Request.Method, c.FullPath())
+	if known && ru.public {
+		c.Next()
+		return
+	}
+	if s.cfg.DevMode {
+		c.Next()
+		return
+	}
+	p, err := s.cfg.Auth.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
+	if err != nil {
+		s.deny(c, http.StatusUnauthorized, "", err.Error())
+		s.fail(c, apiErr(api.CodeUnauthenticated, "%v", err))
+		return
+	}
+	c.Set(ctxPrincipal, p)
+	if !known { // no route: 404/405 for whoever is authenticated
+		c.Next()
+		return
+	}
+	var ns string
+	switch ru.ns {
+	case nsFromParam:
+		ns = c.Param("ns")
+	case nsFromQuery:
+		ns = c.Query("namespace")
+	case nsFromBody:
+		// The handler authorises each operation's namespace; here the
+		// principal must at least hold some binding.
+		c.Next()
+		return
+	}
+	if ru.ns == nsFromQuery && ns == "" {
+		// A watch without a namespace is a bad request for everyone; let
+		// the handler say so (it never streams without one).
+		c.Next()
+		return
+	}
+	if !s.authorized(c, p, ru.action, ns) {
+		return
+	}
+	c.Next()
+}
+
+// authorized runs the one decision function for principal p and, when it
+// denies, logs and answers 403.
+func (s *Server) authorized(c *gin.Context, p auth.Principal, action auth.Action, ns string) bool {
+	d := auth.Authorize(p, s.state.View().Bindings(), action, ns)
+	if d.Allowed {
+		return true
+	}
+	s.deny(c, http.StatusForbidden, p.Audit(), d.Reason)
+	s.fail(c, apiErr(api.CodeForbidden, "%s may not %s: %s", p.Audit(), action, d.Reason))
+	return false
+}
+
+// authorizeNamespace is authorized for handlers that learn a namespace
+// from the body. In dev mode everything is allowed.
+func (s *Server) authorizeNamespace(c *gin.Context, action auth.Action, ns string) bool {
+	p, ok := principal(c)
+	if !ok {
+		return s.cfg.DevMode
+	}
+	return s.authorized(c, p, action, ns)
+}
+
+// mayRead reports whether the request's principal may read namespace ns
+// (filters of lists that span namespaces).
+func (s *Server) mayRead(c *gin.Context, ns string) bool {
+	p, ok := principal(c)
+	if !ok {
+		return s.cfg.DevMode
+	}
+	return auth.Authorize(p, s.state.View().Bindings(), auth.ActionRead, ns).Allowed
+}
+
+// deny logs a refused request.
+func (s *Server) deny(c *gin.Context, status int, who, reason string) {
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.log.Warn("request denied", "status", status, "method", c.Request.Method, "route", route,
+		"path", c.Request.URL.Path, "remote", c.ClientIP(), "principal", who, "reason", reason)
+}
+
+// principal returns the request's authenticated principal.
+func principal(c *gin.Context) (auth.Principal, bool) {
+	v, ok := c.Get(ctxPrincipal)
+	if !ok {
+		return auth.Principal{}, false
+	}
+	p, ok := v.(auth.Principal)
+	return p, ok
+}
+
+// auditPrincipal is who a write is recorded as: the authenticated
+// principal, or in dev mode the X-Schemakv-Principal header (unchecked).
+func (s *Server) auditPrincipal(c *gin.Context) string {
+	if p, ok := principal(c); ok {
+		return p.Audit()
+	}
+	if !s.cfg.DevMode {
+		return devAnonymous // not reached: every non-public route is authenticated
+	}
+	if h := c.GetHeader(HeaderPrincipal); h != "" {
+		return h
+	}
+	return devAnonymous
+}
