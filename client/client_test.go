@@ -22,7 +22,12 @@ import (
 	"github.com/schemakv/schemakv/node"
 )
 
-const testPrincipal = "alice"
+// testAdminToken is the shared node's bootstrap admin token; the tests
+// themselves run as "alice", a global admin token created at start, and
+// testPrincipal is how the server records her.
+const testAdminToken = "skv_client-test-admin-token-0123456789abcdef"
+
+var testPrincipal, aliceToken string
 
 func TestClient_Health(t *testing.T) {
 	c := mustNodeClient(t)
@@ -563,7 +568,7 @@ func mustNodeClient(t *testing.T) *client.Client {
 	if shared.err != nil {
 		t.Fatalf("starting a node: %v", shared.err)
 	}
-	return mustNewClient(t, client.Config{Address: shared.url, Principal: testPrincipal})
+	return mustNewClient(t, client.Config{Address: shared.url, Token: aliceToken})
 }
 
 func startSharedNode() {
@@ -579,6 +584,7 @@ func startSharedNode() {
 	cfg.RaftAddr = "127.0.0.1:0"
 	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.NodeID = "client-test"
+	cfg.Auth.BootstrapToken = testAdminToken
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := node.Start(context.Background(), cfg)
 	if err != nil {
@@ -587,12 +593,20 @@ func startSharedNode() {
 	}
 	shared.node = n
 	shared.url = n.HTTPURL()
-	c, err := client.New(client.Config{Address: shared.url})
+	c, err := client.New(client.Config{Address: shared.url, Token: testAdminToken})
 	if err != nil {
 		shared.err = err
 		return
 	}
-	shared.err = waitForLeader(c, 10*time.Second)
+	if shared.err = waitForLeader(c, 10*time.Second); shared.err != nil {
+		return
+	}
+	tc, _, err := c.Auth().CreateToken(context.Background(), api.CreateTokenRequest{Name: "alice", Role: api.RoleAdmin}, nil)
+	if err != nil {
+		shared.err = err
+		return
+	}
+	aliceToken, testPrincipal = tc.Secret, "token:alice:"+tc.ID
 }
 
 // waitForLeader polls the node's health until it reports leadership.

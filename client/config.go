@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -12,6 +13,9 @@ const (
 	EnvAddr      = "SCHEMAKV_ADDR"
 	EnvToken     = "SCHEMAKV_TOKEN"
 	EnvPrincipal = "SCHEMAKV_PRINCIPAL"
+	// EnvTokenFile names a file holding the token, read when
+	// SCHEMAKV_TOKEN is not set (surrounding white space is trimmed).
+	EnvTokenFile = "SCHEMAKV_TOKEN_FILE"
 )
 
 // DefaultAddress is the server address used when neither Config.Address nor
@@ -60,8 +64,9 @@ type Config struct {
 }
 
 // DefaultConfig returns a Config from the environment: SCHEMAKV_ADDR
-// (default DefaultAddress), SCHEMAKV_TOKEN, SCHEMAKV_PRINCIPAL and the TLS
-// files SCHEMAKV_CA_CERT, SCHEMAKV_CLIENT_CERT and SCHEMAKV_CLIENT_KEY.
+// (default DefaultAddress), SCHEMAKV_TOKEN (or the file named by
+// SCHEMAKV_TOKEN_FILE), SCHEMAKV_PRINCIPAL and the TLS files
+// SCHEMAKV_CA_CERT, SCHEMAKV_CLIENT_CERT and SCHEMAKV_CLIENT_KEY.
 func DefaultConfig() Config {
 	cfg := Config{
 		Address:   DefaultAddress,
@@ -75,6 +80,11 @@ func DefaultConfig() Config {
 	}
 	if addr := os.Getenv(EnvAddr); addr != "" {
 		cfg.Address = addr
+	}
+	if f := os.Getenv(EnvTokenFile); cfg.Token == "" && f != "" {
+		if b, err := os.ReadFile(f); err == nil {
+			cfg.Token = strings.TrimSpace(string(b))
+		}
 	}
 	return cfg
 }

@@ -172,7 +172,7 @@ func TestCache_RelistsWhenItsResumePointWasCompacted(t *testing.T) {
 	mustSchema(t, base, ns, "svc", `{"type":"object","additionalProperties":true}`)
 	mustPut(t, base, ns, "k", "svc", `{"n":1}`)
 	cut := &cutter{}
-	c := mustNewClient(t, client.Config{Address: shared.url, HTTPClient: &http.Client{Transport: &http.Transport{DialContext: cut.dial}}})
+	c := mustNewClient(t, client.Config{Address: shared.url, Token: aliceToken, HTTPClient: &http.Client{Transport: &http.Transport{DialContext: cut.dial}}})
 	relisted := make(chan struct{}, 1)
 	cache, err := client.NewCache(ctx, c, client.CacheOptions{Namespace: ns, OnChange: func(b *client.WatchBatch) {
 		if b == nil {

@@ -60,7 +60,7 @@ func applyCreateToken(tx *store.Txn, rev uint64, body []byte) *Result {
 		return fail(rev, fmt.Errorf("%w: %s", store.ErrTokenExists, c.ID))
 	}
 	for _, b := range c.Bindings {
-		if err := checkBinding(tx, b); err != nil {
+		if err := checkBinding(tx, b, c.ID); err != nil {
 			return fail(rev, err)
 		}
 	}
@@ -100,7 +100,7 @@ func applyRevokeToken(tx *store.Txn, rev uint64, body []byte) *Result {
 func applyBind(tx *store.Txn, rev uint64, body []byte) *Result {
 	var c Bind
 	mustDecode(rev, body, &c)
-	if err := checkBinding(tx, c.Binding); err != nil {
+	if err := checkBinding(tx, c.Binding, ""); err != nil {
 		return fail(rev, err)
 	}
 	b, err := tx.PutBinding(c.Binding, c.Audit.store())
@@ -119,8 +119,9 @@ func applyUnbind(tx *store.Txn, rev uint64, body []byte) *Result {
 }
 
 // checkBinding refuses a binding whose id is taken or that repeats an
-// existing one (same role, scope and subject).
-func checkBinding(tx *store.Txn, b api.RoleBinding) error {
+// existing one (same role, scope and subject), or that names a token that
+// does not exist (newToken is the one being created with it).
+func checkBinding(tx *store.Txn, b api.RoleBinding, newToken string) error {
 	if _, ok := tx.Binding(b.ID); ok {
 		return fmt.Errorf("%w: id %s", store.ErrBindingExists, b.ID)
 	}
@@ -129,7 +130,7 @@ func checkBinding(tx *store.Txn, b api.RoleBinding) error {
 			return fmt.Errorf("%w: %s (%s %s %s in %q)", store.ErrBindingExists, o.ID, o.Role, o.SubjectKind, o.Subject, o.Namespace)
 		}
 	}
-	if b.SubjectKind == api.SubjectToken {
+	if b.SubjectKind == api.SubjectToken && b.Subject != newToken {
 		if _, ok := tx.Token(b.Subject); !ok {
 			return fmt.Errorf("%w: %s", store.ErrTokenNotFound, b.Subject)
 		}

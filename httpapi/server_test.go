@@ -1030,6 +1030,7 @@ func mustStartNodeWith(t *testing.T, limits httpapi.Limits) string {
 	cfg.RaftAddr = "127.0.0.1:0"
 	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.Limits = limits
+	cfg.Auth.Dev = true // authentication is beside the point here; auth_test.go covers it
 	cfg.Logger = slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// Keep raft's start-up warnings ("starting election") out of the test
 	// output.

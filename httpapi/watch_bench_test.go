@@ -50,6 +50,7 @@ func benchStreams(b *testing.B, n int) {
 	cfg.DataDir = b.TempDir()
 	cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Limits = httpapi.DefaultLimits()
+	cfg.Auth.Dev = true // authentication is beside the point here; auth_test.go covers it
 	cfg.Limits.WatchMaxPerClient = 2 * n
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Cluster.RaftLogLevel = "error"

@@ -34,6 +34,7 @@ func startWatchNode(t *testing.T, limits httpapi.Limits) *node.Node {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Limits = limits
+	cfg.Auth.Dev = true // authentication is beside the point here; auth_test.go covers it
 	cfg.Logger = slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.Cluster.RaftLogLevel = "error"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -181,6 +181,7 @@ func benchNode(b *testing.B) (*node.Node, string) {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RaftAddr = "127.0.0.1:0"
 	cfg.GossipAddr = "127.0.0.1:0"
+	cfg.Auth.BootstrapToken = testAdminToken // measured with authentication on
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	n, err := node.Start(context.Background(), cfg)
 	if err != nil {
@@ -228,6 +229,7 @@ func do(hc *http.Client, method, url string, body []byte) error {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err

@@ -59,6 +59,9 @@ func clusterConfig(t testing.TB, id string, expect int, join []string) node.Conf
 	cfg.Cluster.LeaderLeaseTimeout = 250 * time.Millisecond
 	cfg.Cluster.ReconcileInterval = 200 * time.Millisecond
 	cfg.Cluster.RaftLogLevel = "error"
+	// Every node knows the bootstrap admin token, as the system tests'
+	// processes do; whichever leads first creates it.
+	cfg.Auth.BootstrapToken = testAdminToken
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() && os.Getenv("SCHEMAKV_TEST_LOGS") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", id)
@@ -82,7 +85,28 @@ func startCluster(t testing.TB, n int) *testCluster {
 	}
 	t.Cleanup(tc.closeAll)
 	tc.waitLeader()
+	tc.waitAuth()
 	return tc
+}
+
+// waitAuth waits until every node has applied the bootstrap admin token,
+// which the first leader creates after the election.
+func (tc *testCluster) waitAuth() {
+	tc.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 0; ; i = (i + 1) % len(tc.nodes) {
+		all := true
+		for _, n := range tc.nodes {
+			all = all && (n == nil || n.Store().View().AuthBootstrapped())
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			tc.t.Fatal("the bootstrap admin token did not reach every node in 15s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (tc *testCluster) start(i int) {
@@ -189,6 +213,9 @@ func (tc *testCluster) follower() int {
 
 func (tc *testCluster) url(i int) string { return tc.nodes[i].HTTPURL() }
 
+// testAdminToken is the bootstrap admin token of the test clusters.
+const testAdminToken = "skv_node-test-admin-token-0123456789abcdef"
+
 // call makes an HTTP request and decodes the JSON answer into out.
 func call(t testing.TB, method, url string, body any, out any) (int, http.Header) {
 	t.Helper()
@@ -206,6 +233,7 @@ func call(t testing.TB, method, url string, body any, out any) (int, http.Header
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
@@ -342,6 +370,8 @@ func TestCluster_SnapshotInstallCatchUp(t *testing.T) {
 		tc.start(i)
 	}
 	t.Cleanup(tc.closeAll)
+	tc.waitLeader()
+	tc.waitAuth()
 	setup(t, tc.url(tc.waitLeader()))
 	f := tc.follower()
 	tc.stop(f)

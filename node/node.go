@@ -90,6 +90,9 @@ type Config struct {
 	// IndexBuild tunes the background build of secondary indexes (chunk
 	// size, pause between chunks); its Logger is taken from Logger.
 	IndexBuild indexbuild.Config
+	// Auth configures authentication and the bootstrap admin token
+	// (auth.go). Its zero value is auth on.
+	Auth AuthConfig
 }
 
 // DefaultConfig returns the defaults: node1, ./data, 127.0.0.1:7400 (HTTP)
@@ -137,6 +140,8 @@ type Node struct {
 	served   chan error
 	api      *httpapi.Server
 	builder  *indexbuild.Builder
+	authStop chan struct{} // closed by Close: stops bootstrapAuthLoop
+	authDone chan struct{} // closed when bootstrapAuthLoop returns
 }
 
 // Start starts a node and returns once its HTTP API is listening and, for a
@@ -153,7 +158,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
-	node := &Node{cfg: cfg, log: log, served: make(chan error, 1)}
+	node := &Node{cfg: cfg, log: log, served: make(chan error, 1), authStop: make(chan struct{})}
 	n = node
 	defer func() {
 		if err != nil {
@@ -209,9 +214,21 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	ib.Logger = log
 	n.builder = indexbuild.Start(ib, n.cluster, n.store)
 
+	authn, err := newAuthenticator(cfg.Auth, n.store)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Auth.Dev {
+		if err := checkDevListener(n.listener); err != nil {
+			return nil, err
+		}
+		log.Warn("!!! DEV MODE: authentication and authorisation are OFF; anyone who can reach " +
+			n.listener.Addr().String() + " can read and change everything !!!")
+	}
 	api, err := httpapi.New(httpapi.Config{
 		NodeID: cfg.NodeID, Version: Version, Limits: cfg.Limits, Logger: log,
 		Registerer: reg, Gatherer: reg,
+		Auth: authn, DevMode: cfg.Auth.Dev, MetricsOpen: cfg.Auth.MetricsOpen, RevokeWait: cfg.Auth.RevokeWait,
 	}, n.store, n.cluster, schema.NewCache(schema.Config{MaxSchemaBytes: cfg.Limits.MaxSchemaBytes}))
 	if err != nil {
 		return nil, err
@@ -229,6 +246,20 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("node: %w", err)
 		}
+		if !cfg.Auth.Dev {
+			// A single node bootstraps before it serves, so the token
+			// file exists once the API answers.
+			wctx, cancel := context.WithTimeout(ctx, timeout)
+			_, err = n.tryBootstrapAuth(wctx)
+			cancel()
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !cfg.Auth.Dev {
+		n.authDone = make(chan struct{})
+		go n.bootstrapAuthLoop()
 	}
 
 	n.httpSrv = &http.Server{
@@ -284,6 +315,11 @@ func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
 // 10s), then raft, then the store. The node stays a member of the cluster.
 func (n *Node) Close() error {
 	var errs []error
+	if n.authDone != nil {
+		close(n.authStop)
+		<-n.authDone
+		n.authDone = nil
+	}
 	if n.cluster != nil {
 		if err := n.cluster.TransferLeadership(); err != nil {
 			n.log.Warn("leadership transfer before stop failed", "err", err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestCLI_NamespaceSchemaConfig(t *testing.T) {
 	addr := mustStartNode(t)
 	sk := func(stdin string, args ...string) (int, string, string) {
 		t.Helper()
-		return run(t, stdin, append([]string{"--addr", addr, "--principal", "bob"}, args...)...)
+		return run(t, stdin, append([]string{"--addr", addr, "--token", bobToken(addr)}, args...)...)
 	}
 
 	mustExit(t, exitOK, "created namespace payments")(sk("", "ns", "create", "payments", "--description", "payment services"))
@@ -54,7 +55,7 @@ func TestCLI_NamespaceSchemaConfig(t *testing.T) {
 
 	mustExit(t, exitOK, "(version 1, schema limits@1)")(sk("", "--reason", "initial", "config", "put", "payments", "checkout/limits", "--schema", "limits@1", "--value", `{"retries":3}`))
 	_, out, _ := sk("", "config", "get", "payments", "checkout/limits")
-	for _, want := range []string{"Key:          payments/checkout/limits", "Schema:       limits@1", "Version:      1", "Modified by:  bob", "Reason:       initial", `"retries": 3`} {
+	for _, want := range []string{"Key:          payments/checkout/limits", "Schema:       limits@1", "Version:      1", "Modified by:  " + bobPrincipal(addr), "Reason:       initial", `"retries": 3`} {
 		if !strings.Contains(squeeze(out), squeeze(want)) {
 			t.Errorf("config get: stdout lacks %q:\n%s", want, out)
 		}
@@ -65,7 +66,7 @@ func TestCLI_NamespaceSchemaConfig(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &e); err != nil {
 		t.Fatalf("get -o json: %v in %q", err, out)
 	}
-	if e.Key != "checkout/limits" || e.SchemaVersion != 1 || e.ModifiedBy != "bob" {
+	if e.Key != "checkout/limits" || e.SchemaVersion != 1 || e.ModifiedBy != bobPrincipal(addr) {
 		t.Fatalf("get -o json = %+v", e)
 	}
 
@@ -128,7 +129,7 @@ func TestCLI_Batch(t *testing.T) {
 	addr := mustStartNode(t)
 	sk := func(stdin string, args ...string) (int, string, string) {
 		t.Helper()
-		return run(t, stdin, append([]string{"--addr", addr}, args...)...)
+		return run(t, stdin, append([]string{"--addr", addr, "--token", cliAdminToken}, args...)...)
 	}
 	mustExit(t, exitOK, "")(sk("", "ns", "create", "shop"))
 	mustExit(t, exitOK, "")(sk(limitsSchema, "schema", "register", "shop", "limits", "-"))
@@ -181,7 +182,7 @@ func squeeze(s string) string { return blanks.ReplaceAllString(s, " ") }
 
 func mustGet(t *testing.T, addr, ns, key string) *api.ConfigEntry {
 	t.Helper()
-	c, err := client.New(client.Config{Address: addr})
+	c, err := client.New(client.Config{Address: addr, Token: cliAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +203,7 @@ func mustStartNode(t *testing.T) string {
 	cfg.RaftAddr = "127.0.0.1:0"
 	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.NodeID = "cli-test"
+	cfg.Auth.BootstrapToken = cliAdminToken
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := node.Start(context.Background(), cfg)
 	if err != nil {
@@ -212,7 +214,7 @@ func mustStartNode(t *testing.T) string {
 			t.Errorf("closing the node: %v", err)
 		}
 	})
-	c, err := client.New(client.Config{Address: n.HTTPURL()})
+	c, err := client.New(client.Config{Address: n.HTTPURL(), Token: cliAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +222,12 @@ func mustStartNode(t *testing.T) string {
 	for {
 		h, _, err := c.Health(context.Background(), &client.ReadOptions{Stale: true})
 		if err == nil && h.Leader {
+			// The tests act as "bob", a global admin token.
+			tc, _, err := c.Auth().CreateToken(context.Background(), api.CreateTokenRequest{Name: "bob", Role: api.RoleAdmin}, nil)
+			if err != nil {
+				t.Fatalf("creating bob's token: %v", err)
+			}
+			bobs.Store(n.HTTPURL(), tc)
 			return n.HTTPURL()
 		}
 		if time.Now().After(deadline) {
@@ -227,4 +235,21 @@ func mustStartNode(t *testing.T) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// cliAdminToken is the bootstrap admin token of the test nodes.
+const cliAdminToken = "skv_cli-test-admin-token-0123456789abcdef"
+
+// bobs holds, per node URL, the token the tests act with.
+var bobs sync.Map // string -> *api.TokenCreated
+
+func bobToken(addr string) string {
+	v, _ := bobs.Load(addr)
+	return v.(*api.TokenCreated).Secret
+}
+
+// bobPrincipal is how the server records bob.
+func bobPrincipal(addr string) string {
+	v, _ := bobs.Load(addr)
+	return "token:bob:" + v.(*api.TokenCreated).ID
 }

@@ -81,6 +81,7 @@ type app struct {
 
 	addr      string
 	token     string
+	tokenFile string
 	principal string
 	reason    string
 	output    string
@@ -106,7 +107,8 @@ replicated with raft. This command runs a server node and talks to one.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.addr, "addr", client.DefaultAddress, "server address (env "+client.EnvAddr+")")
 	pf.StringVar(&a.token, "token", "", "API token (env "+client.EnvToken+")")
-	pf.StringVar(&a.principal, "principal", "", "principal recorded with changes until auth lands (env "+client.EnvPrincipal+")")
+	pf.StringVar(&a.tokenFile, "token-file", "", "file holding the API token (env "+client.EnvTokenFile+")")
+	pf.StringVar(&a.principal, "principal", "", "principal recorded with changes on a --dev server (env "+client.EnvPrincipal+")")
 	pf.StringVar(&a.reason, "reason", "", "reason recorded with changes")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.BoolVar(&a.stale, "stale", false, "let the node answer reads from its local state without a leader round trip")
@@ -132,6 +134,8 @@ replicated with raft. This command runs a server node and talks to one.`,
 		a.newImportStatusCmd(),
 		newTLSCmd(),
 		a.newSyncCmd(), a.newExportCmd(),
+		a.newTokenCmd(),
+		a.newRoleCmd(),
 	)
 	a.markRuns(root)
 	return root
@@ -163,6 +167,13 @@ func (a *app) client() (*client.Client, error) {
 	flags := a.root.PersistentFlags()
 	if flags.Changed("addr") {
 		cfg.Address = a.addr
+	}
+	if flags.Changed("token-file") {
+		t, err := readTokenFile(a.tokenFile)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--token-file: %w", err)}
+		}
+		cfg.Token = t
 	}
 	if flags.Changed("token") {
 		cfg.Token = a.token

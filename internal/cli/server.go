@@ -24,6 +24,7 @@ func newServerCmd() *cobra.Command {
 	cfg := node.DefaultConfig()
 	var logLevel, logFormat string
 	var tlsFlags serverTLSFlags
+	var af authFlags
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a schemakv server node",
@@ -51,6 +52,9 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 				}
 			}
 			if err := tlsFlags.apply(&cfg); err != nil {
+				return usagef("%v", err)
+			}
+			if err := af.apply(&cfg); err != nil {
 				return usagef("%v", err)
 			}
 			cfg.Logger = log
@@ -95,6 +99,7 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.DurationVar(&cfg.Retention.Default.MinAge, "history-min-age", 24*time.Hour, "history kept per object: at least this long")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
 	tlsFlags.register(f, &cfg)
+	af.register(f)
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "auto", "json, text, or auto (text on a terminal, else JSON)")
 	return cmd

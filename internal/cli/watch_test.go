@@ -15,7 +15,7 @@ func TestCLI_WatchPrintsChanges(t *testing.T) {
 	addr := mustStartNode(t)
 	sk := func(stdin string, args ...string) (int, string, string) {
 		t.Helper()
-		return run(t, stdin, append([]string{"--addr", addr, "--principal", "bob"}, args...)...)
+		return run(t, stdin, append([]string{"--addr", addr, "--token", bobToken(addr)}, args...)...)
 	}
 	mustExit(t, exitOK, "")(sk("", "ns", "create", "w"))
 	mustExit(t, exitOK, "")(sk(limitsSchema, "schema", "register", "w", "limits", "-"))
@@ -23,13 +23,13 @@ func TestCLI_WatchPrintsChanges(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 		defer cancel()
 		var stdout, stderr bytes.Buffer
-		code := executeWith(ctx, append([]string{"--addr", addr}, args...), strings.NewReader(""), &stdout, &stderr)
+		code := executeWith(ctx, append([]string{"--addr", addr, "--token", cliAdminToken}, args...), strings.NewReader(""), &stdout, &stderr)
 		return code, stdout.String(), stderr.String()
 	}
 	mustExit(t, exitOK, "")(sk("", "config", "put", "w", "a/x", "--schema", "limits", "--value", `{"retries":1}`))
 	mustExit(t, exitOK, "")(sk("", "config", "delete", "w", "a/x"))
 	code, out, errOut := watch("watch", "w", "--prefix", "a/", "--from", "1")
-	if code != exitOK || !strings.Contains(out, " put a/x {\"retries\":1} (bob)") || !strings.Contains(out, " delete a/x") {
+	if code != exitOK || !strings.Contains(out, " put a/x {\"retries\":1} ("+bobPrincipal(addr)+")") || !strings.Contains(out, " delete a/x") {
 		t.Fatalf("watch: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = watch("watch", "w", "--key", "a/x", "--from", "1", "-o", "json")
