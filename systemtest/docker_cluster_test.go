@@ -271,6 +271,7 @@ func newDockerCluster(t testing.TB, image string, o dockerClusterOptions) *docke
 			"-e", "SCHEMAKV_GOSSIP_ADVERTISE=" + n.ip + ":7402",
 			"-e", fmt.Sprintf("SCHEMAKV_HTTP_ADVERTISE=127.0.0.1:%d", n.hostPort),
 			"-e", "SCHEMAKV_JOIN=" + strings.Join(join, ","),
+			"-e", "SCHEMAKV_BOOTSTRAP_TOKEN=" + adminToken,
 		}
 		if i < o.Voters {
 			args = append(args, "-e", fmt.Sprintf("SCHEMAKV_BOOTSTRAP_EXPECT=%d", o.Voters))

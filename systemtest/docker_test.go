@@ -121,7 +121,7 @@ func testDockerCompose(t *testing.T, image string) {
 		t.Logf("formed: leader %s, term %d, members %s", st.Leader, st.Term, describeMembers(st))
 
 		mustDo(t, http.MethodPut, n1+"/v1/namespaces/compose", `{"description": "written through n1"}`, nil, http.StatusCreated)
-		out := mustDocker(t, "exec", p.container(t, "r1"), "/schemakv", "--addr", "http://r1:7400", "-o", "json", "ns", "get", "compose")
+		out := mustDocker(t, "exec", p.container(t, "r1"), "/schemakv", "--addr", "http://r1:7400", "--token", adminToken, "-o", "json", "ns", "get", "compose")
 		if !strings.Contains(out, `"written through n1"`) {
 			t.Errorf("the replica r1 (CLI inside its container) answered %s", out)
 		}

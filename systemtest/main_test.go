@@ -40,14 +40,35 @@ var (
 	moduleRoot string
 	// httpClient is shared by every test; each request carries its own
 	// context deadline.
-	httpClient = &http.Client{Transport: &http.Transport{
+	// Requests without an Authorization header carry the clusters'
+	// bootstrap admin token (adminToken).
+	httpClient = &http.Client{Transport: authTransport{&http.Transport{
 		Proxy:               nil, // never send loopback traffic through a proxy from the environment
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConns:        64,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
-	}}
+	}}}
 )
+
+// adminToken is the bootstrap admin token every server the tests start is
+// given (SCHEMAKV_BOOTSTRAP_TOKEN), and the token CLI runs use
+// (SCHEMAKV_TOKEN): the harness knows it instead of reading a generated one.
+// The README quickstart is the exception: it runs like a user's first
+// start, with a generated token (quickstart_test.go).
+const adminToken = "skv_systemtest-admin-token-0123456789abcdef"
+
+// authTransport adds the admin token to requests that carry no
+// Authorization header.
+type authTransport struct{ base http.RoundTripper }
+
+func (a authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+adminToken)
+	}
+	return a.base.RoundTrip(r)
+}
 
 // TestMain builds the schemakv binary once, the way a user would, and runs
 // the tests against it. Under -short nothing is built and every test skips.
@@ -109,8 +130,14 @@ func needBinary(t testing.TB) string {
 
 // serverEnv is the environment of every process the tests start: the
 // caller's, without SCHEMAKV_* variables, so that flags and defaults mean
-// what the test says.
+// what the test says, plus the known admin token (adminToken) as the
+// bootstrap token of servers and the token of CLI runs.
 func serverEnv() []string {
+	return append(plainEnv(), "SCHEMAKV_BOOTSTRAP_TOKEN="+adminToken, "SCHEMAKV_TOKEN="+adminToken)
+}
+
+// plainEnv is the caller's environment without SCHEMAKV_* variables.
+func plainEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SCHEMAKV_") {
@@ -191,6 +218,12 @@ func restartServer(t testing.TB, old *proc, extraArgs ...string) *proc {
 // empty) and waits until it serves. dataDir is recorded for restarts.
 func startProcess(t testing.TB, dir, dataDir string, args ...string) *proc {
 	t.Helper()
+	return startProcessEnv(t, dir, dataDir, serverEnv(), args...)
+}
+
+// startProcessEnv is startProcess with the process's environment.
+func startProcessEnv(t testing.TB, dir, dataDir string, env []string, args ...string) *proc {
+	t.Helper()
 	bin := needBinary(t)
 	n := procSeq.Add(1)
 	p := &proc{
@@ -207,7 +240,7 @@ func startProcess(t testing.TB, dir, dataDir string, args ...string) *proc {
 	p.logFile = f
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
-	p.cmd.Env = serverEnv()
+	p.cmd.Env = env
 	p.cmd.Stdout = f
 	p.cmd.Stderr = f
 	if err := p.cmd.Start(); err != nil {

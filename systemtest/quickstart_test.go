@@ -3,6 +3,7 @@ package systemtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,7 +39,9 @@ func TestReadme_Quickstart(t *testing.T) {
 	if err := os.Symlink(bin, filepath.Join(work, "bin", "schemakv")); err != nil {
 		t.Fatal(err)
 	}
-	srv := startProcess(t, work, filepath.Join(work, "data"), "server")
+	// Like a user's first start: no token given, so the server generates
+	// the bootstrap admin token into data/bootstrap-token.
+	srv := startProcessEnv(t, work, filepath.Join(work, "data"), plainEnv(), "server")
 	if srv.URL() != "http://127.0.0.1:7400" {
 		t.Fatalf("default server listens on %s, want http://127.0.0.1:7400", srv.URL())
 	}
@@ -52,7 +55,7 @@ func TestReadme_Quickstart(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", path)
 	cmd.Dir = work
 	// Loopback must not go through a proxy from the environment.
-	cmd.Env = append(serverEnv(), "NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1")
+	cmd.Env = append(plainEnv(), "NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1")
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -63,39 +66,55 @@ func TestReadme_Quickstart(t *testing.T) {
 	}
 
 	output := out.String()
+	const tk = `tk[0-9a-f]{16}`
 	for _, c := range []struct{ step, pattern string }{
-		{"namespace", `\{"name":"payments","description":"Payments team","create_revision":4,`},
-		{"schema version 1", `\{"namespace":"payments","name":"checkout","version":1,.*?"create_revision":5,`},
-		{"entry by alice", `"key":"checkout/eu","value":\{"timeout_ms":2500,"retries":3,"currency":"EUR"\},"schema":"checkout","schema_version":1,"create_revision":6,"modify_revision":6,"version":1,"modified_by":"alice",.*?"reason":"CR-1042"`},
+		{"namespace", `\{"name":"payments","description":"Payments team","create_revision":5,"modify_revision":5,"created_by":"token:bootstrap-admin:` + tk + `"`},
+		{"schema version 1", `\{"namespace":"payments","name":"checkout","version":1,.*?"create_revision":6,`},
+		{"entry by alice", `"key":"checkout/eu","value":\{"timeout_ms":2500,"retries":3,"currency":"EUR"\},"schema":"checkout","schema_version":1,"create_revision":9,"modify_revision":9,"version":1,"modified_by":"token:alice:` + tk + `",.*?"reason":"CR-1042"`},
 		{"422 validation_failed", `\{"error":\{"code":"validation_failed",`},
 		{"pointer /timeout_ms", `"pointer":"/timeout_ms"`},
 		{"pointer /currency", `"pointer":"/currency"`},
 		{"pointer /retry", `"pointer":"/retry"`},
-		{"CAS write at revision 7", `"value":\{"timeout_ms":3000,"retries":3,"currency":"EUR"\},.*?"modify_revision":7,"version":2,"modified_by":"bob"`},
-		{"history: bob", `(?m)^7\s+put\s+2\s+checkout@1\s+bob\s+.*CR-1043$`},
-		{"history: alice", `(?m)^6\s+put\s+1\s+checkout@1\s+alice\s+.*CR-1042$`},
+		{"401 without a token", `\{"error":\{"code":"unauthenticated","message":"unauthenticated: no credentials`},
+		{"403 for bob", `\{"error":\{"code":"forbidden","message":"token:bob:` + tk + ` may not manage: no binding grants manage in namespace \\"billing\\""`},
+		{"CAS write at revision 10", `"value":\{"timeout_ms":3000,"retries":3,"currency":"EUR"\},.*?"modify_revision":10,"version":2,"modified_by":"token:bob:` + tk + `"`},
+		{"history: bob", `(?m)^10\s+put\s+2\s+checkout@1\s+token:bob:` + tk + `\s+.*CR-1043$`},
+		{"history: alice", `(?m)^9\s+put\s+1\s+checkout@1\s+token:alice:` + tk + `\s+.*CR-1042$`},
 		{"diff", `(?m)^replace\s+/timeout_ms\s+3000$`},
-		{"rollback", `rolled back payments/checkout/eu to revision 6: now revision 8 \(version 3, schema checkout@1\)`},
-		{"get after rollback", `(?s)Revision:\s+8 \(created 6\)\s+Version:\s+3\b.*"timeout_ms": 2500`},
-		{"batch", `committed 2 operations at revision 9`},
-		{"list: checkout/eu", `(?m)^checkout/eu\s+checkout@1\s+8\s+3\s`},
-		{"list: checkout/uk", `(?m)^checkout/uk\s+checkout@1\s+9\s+1\s`},
-		{"list: checkout/us", `(?m)^checkout/us\s+checkout@1\s+9\s+1\s`},
+		{"rollback", `rolled back payments/checkout/eu to revision 9: now revision 11 \(version 3, schema checkout@1\)`},
+		{"get after rollback", `(?s)Revision:\s+11 \(created 9\)\s+Version:\s+3\b.*"timeout_ms": 2500`},
+		{"batch", `committed 2 operations at revision 12`},
+		{"list: checkout/eu", `(?m)^checkout/eu\s+checkout@1\s+11\s+3\s`},
+		{"list: checkout/uk", `(?m)^checkout/uk\s+checkout@1\s+12\s+1\s`},
+		{"list: checkout/us", `(?m)^checkout/us\s+checkout@1\s+12\s+1\s`},
 	} {
 		if !regexp.MustCompile(c.pattern).MatchString(output) {
 			t.Errorf("quickstart output lacks the %s step (no match for %s)", c.step, c.pattern)
 		}
 	}
 
+	// The token file the quickstart read: the generated bootstrap admin
+	// token, readable by its owner only.
+	tokPath := filepath.Join(work, "data", "bootstrap-token")
+	fi, err := os.Stat(tokPath)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v, mode %v; want a 0600 file", tokPath, err, fi)
+	}
+	raw, err := os.ReadFile(tokPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := http.Header{"Authorization": {"Bearer " + strings.TrimSpace(string(raw))}}
+
 	// The state the quickstart leaves behind, read over HTTP.
 	var e api.ConfigEntry
-	mustDo(t, http.MethodGet, srv.URL()+"/v1/namespaces/payments/configs/checkout/eu", nil, &e, http.StatusOK)
-	if !jsonEqual(e.Value, []byte(`{"timeout_ms": 2500, "retries": 3, "currency": "EUR"}`)) || e.Version != 3 || e.ModifyRevision != 8 {
-		t.Errorf("checkout/eu after the quickstart = %s, version %d, revision %d; want the rolled-back value (timeout_ms 2500) at version 3, revision 8",
+	mustDoHeader(t, http.MethodGet, srv.URL()+"/v1/namespaces/payments/configs/checkout/eu", admin, &e)
+	if !jsonEqual(e.Value, []byte(`{"timeout_ms": 2500, "retries": 3, "currency": "EUR"}`)) || e.Version != 3 || e.ModifyRevision != 11 {
+		t.Errorf("checkout/eu after the quickstart = %s, version %d, revision %d; want the rolled-back value (timeout_ms 2500) at version 3, revision 11",
 			e.Value, e.Version, e.ModifyRevision)
 	}
 	var list api.ConfigList
-	mustDo(t, http.MethodGet, srv.URL()+"/v1/namespaces/payments/configs?prefix=checkout/", nil, &list, http.StatusOK)
+	mustDoHeader(t, http.MethodGet, srv.URL()+"/v1/namespaces/payments/configs?prefix=checkout/", admin, &list)
 	var keys []string
 	for _, it := range list.Items {
 		keys = append(keys, it.Key)
@@ -108,7 +127,7 @@ func TestReadme_Quickstart(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel2()
 	status, _, body, err := doHTTP(ctx2, http.MethodPut, srv.URL()+"/v1/namespaces/payments/configs/checkout/eu",
-		`{"value": {"timeout_ms": 0, "currency": "JPY", "retry": 3}}`, nil)
+		`{"value": {"timeout_ms": 0, "currency": "JPY", "retry": 3}}`, admin)
 	if err != nil || status != http.StatusUnprocessableEntity {
 		t.Errorf("invalid write: status %d, err %v, body %s; want 422", status, err, body)
 	}
@@ -156,5 +175,20 @@ func requireCurl(t *testing.T, major, minor int) {
 	mnr, _ := strconv.Atoi(string(m[2]))
 	if maj < major || (maj == major && mnr < minor) {
 		t.Fatalf("the README quickstart needs curl >= %d.%d (for --json); found %d.%d", major, minor, maj, mnr)
+	}
+}
+
+// mustDoHeader is a GET with the given headers that must answer 200 with
+// JSON decoded into out.
+func mustDoHeader(t *testing.T, method, url string, hdr http.Header, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	status, _, b, err := doHTTP(ctx, method, url, nil, hdr)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("%s %s: status %d, err %v, body %s", method, url, status, err, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("%s %s: decode: %v in %s", method, url, err, b)
 	}
 }

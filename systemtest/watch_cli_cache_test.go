@@ -36,7 +36,7 @@ func TestWatchCluster_CacheAndCLIOnAFollower(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := client.New(client.Config{Address: nodes[follower].HTTPURL(),
+	c, err := client.New(client.Config{Address: nodes[follower].HTTPURL(), Token: adminToken,
 		Addresses: []string{nodes[other].HTTPURL(), nodes[leader].HTTPURL()}})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestWatchCluster_CacheAndCLIOnAFollower(t *testing.T) {
 	defer cache.Close()
 
 	var out lockedBuffer
-	cli := exec.CommandContext(ctx, bin, "--addr", nodes[follower].HTTPURL(), "watch", "w", "--prefix", "app/")
+	cli := exec.CommandContext(ctx, bin, "--addr", nodes[follower].HTTPURL(), "--token", adminToken, "watch", "w", "--prefix", "app/")
 	cli.Stdout, cli.Stderr = &out, &out
 	if err := cli.Start(); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func httpDo(t *testing.T, method, url, body string) int {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ func startWatchCluster(t *testing.T) []*node.Node {
 		cfg.Cluster.HeartbeatTimeout = 500 * time.Millisecond
 		cfg.Cluster.ElectionTimeout = 500 * time.Millisecond
 		cfg.Cluster.RaftLogLevel = "error"
+		cfg.Auth.BootstrapToken = adminToken
 		cfg.Logger = slog.New(slog.NewTextHandler(&tLogWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelError}))
 		go func() {
 			n, err := node.Start(context.Background(), cfg)
@@ -66,6 +67,15 @@ func startWatchCluster(t *testing.T) []*node.Node {
 			t.Fatal("no leader within 20s")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The first leader creates the admin token after the election.
+	for _, n := range nodes {
+		for !n.Store().View().AuthBootstrapped() {
+			if time.Now().After(deadline) {
+				t.Fatal("the bootstrap admin token did not reach every node within 20s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	return nodes
 }
@@ -94,7 +104,7 @@ func TestWatchCluster_FollowerStreamAcrossLeaderCloseAndResumeElsewhere(t *testi
 	gi := (li + 2) % 3
 	ctx := context.Background()
 	newClient := func(addrs ...string) *client.Client {
-		c, err := client.New(client.Config{Address: addrs[0], Addresses: addrs[1:], Timeout: 10 * time.Second})
+		c, err := client.New(client.Config{Address: addrs[0], Addresses: addrs[1:], Timeout: 10 * time.Second, Token: adminToken})
 		if err != nil {
 			t.Fatal(err)
 		}
