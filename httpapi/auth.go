@@ -71,6 +71,9 @@ var routeRules = map[string]rule{
 	"DELETE /v1/bindings/:id":                                {action: auth.ActionClusterAdmin},
 }
 
+// Routes returns every route the engine serves (gin's own table).
+func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
+
 // RouteRule describes the authorisation of one route, for tests and docs.
 type RouteRule struct {
 	Method, Path string

@@ -304,6 +304,9 @@ func (n *Node) HTTPURL() string {
 	return "http://" + n.HTTPAddr()
 }
 
+// API returns the node's HTTP API (for tests and tools).
+func (n *Node) API() *httpapi.Server { return n.api }
+
 // Store returns the node's state (for tests and tools).
 func (n *Node) Store() *store.Store { return n.store }
 
