@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/auth"
+	"github.com/schemakv/schemakv/store"
 )
 
 // Authenticator checks the credential of a request: the value of its
@@ -124,6 +125,7 @@ func (s *Server) checkRouteRules() error {
 // Context keys of the authenticated request.
 const (
 	ctxPrincipal = "schemakv.principal"
+	ctxDecision  = "schemakv.decision"
 )
 
 // devAudit is the audit principal of a request in dev mode: the
@@ -177,7 +179,42 @@ func (s *Server) authenticate(c *gin.Context) {
 	if !s.authorized(c, p, ru.action, ns) {
 		return
 	}
+	c.Set(ctxDecision, decisionCtx{action: ru.action, ns: ns, auth: s.state.View().AuthState()})
 	c.Next()
+}
+
+// decisionCtx is what the middleware decided on, kept for reauthorize.
+type decisionCtx struct {
+	action auth.Action
+	ns     string
+	auth   *store.AuthState
+}
+
+// reauthorize runs authentication and the route's decision again if the
+// tokens or bindings changed since the middleware ran. A blocking query
+// calls it after its wait, so an answer never goes to a token revoked (or
+// a binding removed) while it waited. It renders nothing: a failure is
+// returned for the handler to render.
+func (s *Server) reauthorize(c *gin.Context) error {
+	v, ok := c.Get(ctxDecision)
+	if !ok {
+		return nil // dev mode, or a route without a namespace decision
+	}
+	d := v.(decisionCtx)
+	view := s.state.View()
+	if view.AuthState() == d.auth {
+		return nil
+	}
+	p, err := s.cfg.Auth.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
+	if err != nil {
+		s.deny(c, http.StatusUnauthorized, "", "after wait: "+err.Error())
+		return apiErr(api.CodeUnauthenticated, "%v", err)
+	}
+	if dec := auth.Authorize(p, view.Bindings(), d.action, d.ns); !dec.Allowed {
+		s.deny(c, http.StatusForbidden, p.Audit(), "after wait: "+dec.Reason)
+		return apiErr(api.CodeForbidden, "%s may not %s: %s", p.Audit(), d.action, dec.Reason)
+	}
+	return nil
 }
 
 // authorized runs the one decision function for principal p and, when it
@@ -210,6 +247,36 @@ func (s *Server) mayRead(c *gin.Context, ns string) bool {
 		return s.cfg.DevMode
 	}
 	return auth.Authorize(p, s.state.View().Bindings(), auth.ActionRead, ns).Allowed
+}
+
+// streamAuth returns the check a long-lived stream runs before it sends
+// more: it authenticates the request again and re-runs the decision for
+// reading ns whenever the tokens or bindings changed (or always, with
+// force, for expiry). A stream thus stops once its token is revoked or its
+// binding removed, on every node, as soon as the node applies the change.
+func (s *Server) streamAuth(c *gin.Context, ns string) func(force bool) error {
+	if _, ok := principal(c); !ok {
+		return func(bool) error { return nil } // dev mode
+	}
+	header := c.GetHeader("Authorization")
+	last := s.state.View().AuthState()
+	return func(force bool) error {
+		v := s.state.View()
+		if !force && v.AuthState() == last {
+			return nil
+		}
+		last = v.AuthState()
+		p, err := s.cfg.Auth.Authenticate(c.Request.Context(), header)
+		if err != nil {
+			s.deny(c, http.StatusUnauthorized, "", "stream ended: "+err.Error())
+			return err
+		}
+		if d := auth.Authorize(p, v.Bindings(), auth.ActionRead, ns); !d.Allowed {
+			s.deny(c, http.StatusForbidden, p.Audit(), "stream ended: "+d.Reason)
+			return fmt.Errorf("forbidden: %s", d.Reason)
+		}
+		return nil
+	}
 }
 
 // deny logs a refused request.

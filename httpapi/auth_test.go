@@ -506,3 +506,71 @@ func TestAuth_NoCrossNamespaceLeaks(t *testing.T) {
 	st, _, body = doJSON(t, http.MethodGet, base+"/v1/namespaces/theirs/configs?index=1&wait=5s", nil, bearer(ed))
 	wantError(t, "blocking query on theirs", st, body, http.StatusForbidden, api.CodeForbidden)
 }
+
+// TestAuth_RevocationEndsStreamsAndBlockingQueries: a watch stream opened
+// with a token ends once the token is revoked, and a blocking query that
+// waited across the revocation answers 401, not the data.
+func TestAuth_RevocationEndsStreamsAndBlockingQueries(t *testing.T) {
+	t.Parallel()
+	n, _ := mustStartAuthNode(t)
+	base := n.HTTPURL()
+	admin := bearer(adminToken)
+	st, _, body := doJSON(t, http.MethodPut, base+"/v1/namespaces/w", nil, admin)
+	wantStatus(t, "create w", st, body, http.StatusCreated)
+	st, _, body = doJSON(t, http.MethodPost, base+"/v1/namespaces/w/schemas/s", map[string]any{"schema": map[string]any{"type": "object"}}, admin)
+	wantStatus(t, "schema", st, body, http.StatusCreated)
+	watcher := mustToken(t, base, "watcher", api.RoleViewer, "w")
+	poller := mustToken(t, base, "poller", api.RoleViewer, "w")
+
+	s := openStream(t, nil, base, "namespace=w&format=ndjson", bearer(watcher.Secret))
+	if m, err := s.next(); err != nil || m.Type != api.WatchProgress {
+		t.Fatalf("first message %+v, %v; want progress", m, err)
+	}
+
+	type answer struct {
+		status int
+		body   map[string]any
+	}
+	blocked := make(chan answer, 1)
+	go func() {
+		st, _, body := doJSONNoFatal(http.MethodGet, fmt.Sprintf("%s/v1/namespaces/w/configs?index=%d&wait=30s", base, n.Store().Applied()), nil, bearer(poller.Secret))
+		blocked <- answer{st, body}
+	}()
+	time.Sleep(100 * time.Millisecond) // let the query block (its answer is checked either way)
+
+	for _, tk := range []api.TokenCreated{watcher, poller} {
+		st, _, body = doJSON(t, http.MethodDelete, base+"/v1/tokens/"+tk.ID, nil, admin)
+		wantStatus(t, "revoke "+tk.Name, st, body, http.StatusOK)
+	}
+	// A write that wakes the blocked query and would reach the stream.
+	st, _, body = doJSON(t, http.MethodPut, base+"/v1/namespaces/w/configs/secret", map[string]any{"schema": "s", "value": map[string]any{}}, admin)
+	wantStatus(t, "write after revocation", st, body, http.StatusCreated)
+
+	select {
+	case a := <-blocked:
+		if a.status != http.StatusUnauthorized {
+			t.Fatalf("blocking query across a revocation answered %d %v; want 401", a.status, a.body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the blocking query never answered")
+	}
+	for {
+		m, err := s.next()
+		if err != nil {
+			t.Fatalf("stream ended without a cut message: %v", err)
+		}
+		if m.Type == api.WatchEvents {
+			for _, ev := range m.Events {
+				if ev.Key == "secret" {
+					t.Fatalf("the stream of a revoked token delivered %+v", ev)
+				}
+			}
+		}
+		if m.Type == api.WatchCut {
+			if !strings.Contains(m.Reason, "revoked") {
+				t.Fatalf("cut %+v; want the revocation as reason", m)
+			}
+			return
+		}
+	}
+}

@@ -417,6 +417,9 @@ func (s *Server) read(c *gin.Context) (*store.View, error) {
 		if v, err = s.block(c, bq); err != nil {
 			return nil, err
 		}
+		if err := s.reauthorize(c); err != nil {
+			return nil, err
+		}
 	}
 	c.Header(HeaderIndex, strconv.FormatUint(v.Revision(), 10))
 	return v, nil

@@ -440,9 +440,14 @@ func (s *Server) serveWatch(c *gin.Context, wr *watchRequest) {
 	defer ticker.Stop()
 	ctx := c.Request.Context()
 	shutdown := s.watch.shutdownCh(c.Request)
+	recheck := s.streamAuth(c, wr.filter.Namespace)
 	for {
 		select {
 		case b, ok := <-sub.C:
+			if recheck(false) != nil {
+				_ = out.send(api.WatchMessage{Type: api.WatchCut, ResumeFrom: pos + 1, Reason: "credentials revoked or expired, or access removed"})
+				return
+			}
 			if !ok {
 				cut, why := sub.Cut()
 				_ = out.send(api.WatchMessage{Type: api.WatchCut, ResumeFrom: max(cut, pos+1), Reason: why})
@@ -462,6 +467,10 @@ func (s *Server) serveWatch(c *gin.Context, wr *watchRequest) {
 			}
 			pos = b.Revision
 		case <-ticker.C:
+			if recheck(true) != nil {
+				_ = out.send(api.WatchMessage{Type: api.WatchCut, ResumeFrom: pos + 1, Reason: "credentials revoked or expired, or access removed"})
+				return
+			}
 			// Everything dispatched before d has been offered; with the
 			// buffer empty, it has been sent.
 			d := sub.Dispatched()

@@ -85,6 +85,11 @@ func (v *View) Bindings() []api.RoleBinding { return v.auth.bindingList }
 // AuthBootstrapped reports whether the bootstrap admin token was created.
 func (v *View) AuthBootstrapped() bool { return v.auth.bootstrapped }
 
+// AuthState returns the view's authentication state. The pointer changes
+// exactly when a token or binding changes, so a long-lived reader (a watch
+// stream) can tell when to check its credentials again.
+func (v *View) AuthState() *AuthState { return v.auth }
+
 // authForWrite returns the transaction's own copy of the auth state.
 func (t *Txn) authForWrite() *AuthState {
 	if !t.authCopied {
