@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
@@ -147,6 +149,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		c.Next()
 		return
 	}
+	s.waitMinRevision(c)
 	p, err := s.cfg.Auth.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
 	if err != nil {
 		s.deny(c, http.StatusUnauthorized, "", err.Error())
@@ -215,6 +218,20 @@ func (s *Server) reauthorize(c *gin.Context) error {
 		return apiErr(api.CodeForbidden, "%s may not %s: %s", p.Audit(), d.action, dec.Reason)
 	}
 	return nil
+}
+
+// waitMinRevision lets ?min_revision=N cover the credentials too: a token
+// created (or bound) at revision N on another node authenticates here once
+// this node has applied N. The wait is bounded like the read's; a bad value
+// is left for the handler to refuse.
+func (s *Server) waitMinRevision(c *gin.Context) {
+	n, err := strconv.ParseUint(c.Query("min_revision"), 10, 64)
+	if err != nil || n <= s.state.View().Revision() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 30*time.Second)
+	defer cancel()
+	s.state.WaitApplied(ctx.Done(), n)
 }
 
 // authorized runs the one decision function for principal p and, when it

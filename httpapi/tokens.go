@@ -182,9 +182,15 @@ func (s *Server) waitMembersApplied(ctx context.Context, rev uint64) (confirmed,
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	// A member that confirmed stays confirmed: applied indexes only rise.
+	done := map[string]bool{}
 	for {
-		confirmed, unconfirmed = confirmed[:0], unconfirmed[:0]
-		members, err := s.cluster.Members(ctx)
+		unconfirmed = unconfirmed[:0]
+		// Each round is bounded on its own, so one member that does not
+		// answer does not hold up the others' confirmations.
+		rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		members, err := s.cluster.Members(rctx)
+		cancel()
 		if err != nil {
 			unconfirmed = append(unconfirmed, "(membership unknown: "+err.Error()+")")
 		}
@@ -192,24 +198,29 @@ func (s *Server) waitMembersApplied(ctx context.Context, rev uint64) (confirmed,
 			if m.Suffrage != "voter" && m.Suffrage != "nonvoter" {
 				continue // not in raft's configuration: it receives no log
 			}
-			if m.Status != nil && m.Status.AppliedIndex >= rev {
-				confirmed = append(confirmed, m.ID)
+			if done[m.ID] || (m.Status != nil && m.Status.AppliedIndex >= rev) {
+				done[m.ID] = true
 			} else {
 				unconfirmed = append(unconfirmed, m.ID)
 			}
 		}
-		if len(unconfirmed) == 0 {
-			slices.Sort(confirmed)
-			return confirmed, nil
+		if len(unconfirmed) == 0 || ctx.Err() != nil {
+			break
 		}
 		select {
 		case <-ctx.Done():
-			slices.Sort(confirmed)
-			slices.Sort(unconfirmed)
-			return confirmed, unconfirmed
 		case <-tick.C:
 		}
 	}
+	for id := range done {
+		confirmed = append(confirmed, id)
+	}
+	slices.Sort(confirmed)
+	slices.Sort(unconfirmed)
+	if len(unconfirmed) == 0 {
+		unconfirmed = nil
+	}
+	return confirmed, unconfirmed
 }
 
 func (s *Server) bind(c *gin.Context) {

@@ -219,6 +219,12 @@ const testAdminToken = "skv_node-test-admin-token-0123456789abcdef"
 // call makes an HTTP request and decodes the JSON answer into out.
 func call(t testing.TB, method, url string, body any, out any) (int, http.Header) {
 	t.Helper()
+	return callAs(t, testAdminToken, method, url, body, out)
+}
+
+// callAs is call with another bearer token ("" sends none).
+func callAs(t testing.TB, token, method, url string, body any, out any) (int, http.Header) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -233,7 +239,9 @@ func call(t testing.TB, method, url string, body any, out any) (int, http.Header
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
