@@ -22,7 +22,10 @@
 #   clean         stop every node and delete the cluster's data and logs
 #
 # Everything lives under cluster-data/ in the repository root
-# (CLUSTER_DIR to move it): nI/data, nI/server.log, nI/pid and nI/args.
+# (CLUSTER_DIR to move it): nI/data, nI/server.log, nI/pid and nI/args, and
+# admin-token (mode 0600): the cluster's bootstrap admin token, generated on
+# the first start and given to every node (SCHEMAKV_BOOTSTRAP_TOKEN). Use it
+# with the CLI: bin/schemakv --token-file cluster-data/admin-token ...
 #
 # Environment:
 #   SCHEMAKV_BIN   the binary (default bin/schemakv, built with `make build`
@@ -49,7 +52,19 @@ while IFS='=' read -r name _; do
   case $name in SCHEMAKV_*) CLEAN_ENV+=(-u "$name") ;; esac
 done < <(env)
 
+TOKEN_FILE=$DIR/admin-token
+
 die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+# ensure_token creates the cluster's admin token once (32 random bytes).
+ensure_token() {
+  [ -s "$TOKEN_FILE" ] && return 0
+  mkdir -p "$DIR"
+  (umask 077 && printf 'skv_%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$TOKEN_FILE")
+}
+
+# auth is the curl header with the admin token.
+auth() { printf 'Authorization: Bearer %s' "$(cat "$TOKEN_FILE" 2>/dev/null)"; }
 say() { echo "cluster.sh: $*"; }
 
 usage() {
@@ -96,7 +111,7 @@ pid_of() {
 }
 
 http_code() { # url -> status code, 000 when nothing answers
-  curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true
+  curl -s -o /dev/null -m 2 -w '%{http_code}' -H "$(auth)" "$1" 2>/dev/null || true
 }
 
 # create writes node i's flags once; they are reused on every start.
@@ -125,6 +140,7 @@ create() {
 }
 
 launch() {
+  ensure_token
   local i=$1 pid d
   d=$(ndir "$i")
   if pid=$(pid_of "$i"); then
@@ -143,9 +159,9 @@ launch() {
   # setsid: the node is not in the caller's process group, so a Ctrl-C in
   # this terminal later does not reach it.
   if command -v setsid >/dev/null; then
-    setsid "${CLEAN_ENV[@]}" "$BIN" "${args[@]}" >>"$d/server.log" 2>&1 </dev/null &
+    setsid "${CLEAN_ENV[@]}" SCHEMAKV_BOOTSTRAP_TOKEN="$(cat "$TOKEN_FILE")" "$BIN" "${args[@]}" >>"$d/server.log" 2>&1 </dev/null &
   else
-    nohup "${CLEAN_ENV[@]}" "$BIN" "${args[@]}" >>"$d/server.log" 2>&1 </dev/null &
+    nohup "${CLEAN_ENV[@]}" SCHEMAKV_BOOTSTRAP_TOKEN="$(cat "$TOKEN_FILE")" "$BIN" "${args[@]}" >>"$d/server.log" 2>&1 </dev/null &
   fi
   echo $! >"$d/pid"
   say "n$i started (pid $!) on $(url_of "$i"), log $d/server.log"
@@ -169,7 +185,7 @@ wait_ready() {
     t=$((t + 1))
     if [ $t -gt $((WAIT * 5)) ]; then
       echo "n$i: /v1/ready is $code after ${WAIT}s:" >&2
-      curl -s -m 2 "$(url_of "$i")/v1/ready" >&2 || true
+      curl -s -m 2 -H "$(auth)" "$(url_of "$i")/v1/ready" >&2 || true
       echo >&2
       return 1
     fi
@@ -275,9 +291,9 @@ cmd_status() {
   [ -n "$ask" ] || { say "no node answers"; return 1; }
   echo "GET $(url_of "$ask")/v1/cluster"
   if [ -x "$BIN" ]; then
-    "${CLEAN_ENV[@]}" "$BIN" cluster status --addr "$(url_of "$ask")"
+    "${CLEAN_ENV[@]}" "$BIN" cluster status --addr "$(url_of "$ask")" --token-file "$TOKEN_FILE"
   else
-    curl -s -m 10 "$(url_of "$ask")/v1/cluster"
+    curl -s -m 10 -H "$(auth)" "$(url_of "$ask")/v1/cluster"
     echo
   fi
 }
