@@ -53,9 +53,10 @@ VOLUME /data
 # 7400 HTTP API, 7401 raft and cluster RPC, 7402 gossip (TCP and UDP).
 EXPOSE 7400/tcp 7401/tcp 7402/tcp 7402/udp
 # Liveness: the CLI asks the node's own API (default --addr
-# http://127.0.0.1:7400); there is no shell or curl in the image.
+# http://127.0.0.1:7400) on GET /v1/health, the one route that needs no
+# token; there is no shell or curl in the image.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["/schemakv", "cluster", "status", "-o", "json"]
+  CMD ["/schemakv", "cluster", "health", "-o", "json"]
 ENV SCHEMAKV_DATA_DIR=/data \
     SCHEMAKV_HTTP_ADDR=0.0.0.0:7400 \
     SCHEMAKV_RAFT_ADDR=0.0.0.0:7401 \

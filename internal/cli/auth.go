@@ -200,6 +200,25 @@ oidc_user (an OIDC "sub") or oidc_group (a value of the groups claim).`,
 	return cmd
 }
 
+// newHealthCmd is `schemakv cluster health`: GET /v1/health, the one route
+// that needs no token (the Docker image's health check).
+func (a *app) newHealthCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "health",
+		Short: "Check that the node is alive (needs no token)",
+		Args:  cobra.NoArgs,
+		RunE: a.run(func(ctx context.Context, c *client.Client, cmd *cobra.Command, args []string) error {
+			h, _, err := c.Health(ctx, &client.ReadOptions{Stale: true})
+			if err != nil {
+				return err
+			}
+			return a.render(h, func(w io.Writer) {
+				fmt.Fprintf(w, "%s %s applied %d leader %v\n", h.Status, h.NodeID, h.Applied, h.Leader)
+			})
+		}),
+	}
+}
+
 func scopeOf(ns string) string {
 	if ns == "" {
 		return "globally"

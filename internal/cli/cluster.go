@@ -13,6 +13,7 @@ import (
 
 func (a *app) newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "Inspect the cluster"}
+	cmd.AddCommand(a.newHealthCmd())
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Show members, roles, leader, indexes and lag",
