@@ -224,7 +224,7 @@ func (ks *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, erro
 	for i, a := range ks.cfg.Algorithms {
 		algs[i] = jose.SignatureAlgorithm(a)
 	}
-	jws, err := jose.ParseSigned(raw, algs)
+	jws, err := jose.ParseSignedCompact(raw, algs)
 	if err != nil {
 		return nil, fmt.Errorf("malformed jwt: %w", err)
 	}

@@ -390,7 +390,7 @@ func TestAuth_TokenLifecycle(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("expired token still answered %d", st)
+			t.Fatalf("expired token still answered %d %v", st, body)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
