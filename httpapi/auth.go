@@ -64,6 +64,7 @@ var routeRules = map[string]rule{
 	"GET /v1/namespaces/:ns/diff/*key":                       {action: auth.ActionRead, ns: nsFromParam},
 	"POST /v1/namespaces/:ns/rollback/*key":                  {action: auth.ActionWrite, ns: nsFromParam},
 	"POST /v1/batch":                                         {action: auth.ActionWrite, ns: nsFromBody},
+	"POST /v1/watch":                                         {action: auth.ActionRead, ns: nsFromBody}, // each watch's namespace, in serveWatch
 	"GET /v1/watch":                                          {action: auth.ActionRead, ns: nsFromQuery},
 	"GET /v1/whoami":                                         {action: auth.ActionAuthenticated},
 	"POST /v1/tokens":                                        {action: auth.ActionClusterAdmin},
@@ -268,10 +269,10 @@ func (s *Server) mayRead(c *gin.Context, ns string) bool {
 
 // streamAuth returns the check a long-lived stream runs before it sends
 // more: it authenticates the request again and re-runs the decision for
-// reading ns whenever the tokens or bindings changed (or always, with
+// reading each namespace whenever the tokens or bindings changed (or always, with
 // force, for expiry). A stream thus stops once its token is revoked or its
 // binding removed, on every node, as soon as the node applies the change.
-func (s *Server) streamAuth(c *gin.Context, ns string) func(force bool) error {
+func (s *Server) streamAuth(c *gin.Context, namespaces []string) func(force bool) error {
 	if _, ok := principal(c); !ok {
 		return func(bool) error { return nil } // dev mode
 	}
@@ -288,9 +289,11 @@ func (s *Server) streamAuth(c *gin.Context, ns string) func(force bool) error {
 			s.deny(c, http.StatusUnauthorized, "", "stream ended: "+err.Error())
 			return err
 		}
-		if d := auth.Authorize(p, v.Bindings(), auth.ActionRead, ns); !d.Allowed {
-			s.deny(c, http.StatusForbidden, p.Audit(), "stream ended: "+d.Reason)
-			return fmt.Errorf("forbidden: %s", d.Reason)
+		for _, ns := range namespaces {
+			if d := auth.Authorize(p, v.Bindings(), auth.ActionRead, ns); !d.Allowed {
+				s.deny(c, http.StatusForbidden, p.Audit(), "stream ended: "+d.Reason)
+				return fmt.Errorf("forbidden: %s", d.Reason)
+			}
 		}
 		return nil
 	}

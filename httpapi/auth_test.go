@@ -133,6 +133,7 @@ var expectedAccess = map[string]string{
 	"POST /v1/namespaces/:ns/rollback/*key":                  "editor",
 	"POST /v1/batch":                                         "editor",
 	"GET /v1/watch":                                          "viewer",
+	"POST /v1/watch":                                         "viewer",
 	"GET /v1/whoami":                                         "authenticated",
 	"POST /v1/tokens":                                        "global-admin",
 	"GET /v1/tokens":                                         "global-admin",
@@ -167,8 +168,10 @@ func matrixRequest(method, path, ns string) (string, any) {
 	url := r.Replace(path)
 	var body any
 	switch {
-	case path == "/v1/watch":
+	case path == "/v1/watch" && method != http.MethodPost:
 		url += "?namespace=" + ns
+	case path == "/v1/watch" && method == http.MethodPost:
+		body = api.WatchRequest{Watches: []api.WatchSpec{{ID: "w", Namespace: ns}}}
 	case path == "/v1/batch":
 		body = api.BatchRequest{Ops: []api.BatchOp{{Op: api.BatchDelete, Namespace: ns, Key: "missing/key"}}}
 	case method == http.MethodPut && strings.HasSuffix(path, "/configs/*key"):
@@ -501,6 +504,16 @@ func TestAuth_NoCrossNamespaceLeaks(t *testing.T) {
 	}
 	if st, err := matrixCall(http.MethodGet, base+"/v1/watch", nil, ed); err != nil || st != http.StatusBadRequest {
 		t.Errorf("watch without a namespace: status %d, %v; want 400", st, err)
+	}
+	// A multiplexed stream with one watch on a namespace the caller may not
+	// read is refused whole.
+	multi := api.WatchRequest{Watches: []api.WatchSpec{{ID: "a", Namespace: "mine"}, {ID: "b", Namespace: "theirs"}}}
+	if st, err := matrixCall(http.MethodPost, base+"/v1/watch", multi, ed); err != nil || st != http.StatusForbidden {
+		t.Errorf("multiplexed watch over theirs: status %d, %v; want 403", st, err)
+	}
+	multi.Watches = multi.Watches[:1]
+	if st, err := matrixCall(http.MethodPost, base+"/v1/watch", multi, ed); err != nil || st != http.StatusOK {
+		t.Errorf("multiplexed watch over mine: status %d, %v; want 200", st, err)
 	}
 	// A blocking query on the other namespace is refused before it blocks.
 	st, _, body = doJSON(t, http.MethodGet, base+"/v1/namespaces/theirs/configs?index=1&wait=5s", nil, bearer(ed))

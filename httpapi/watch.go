@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/auth"
 	"github.com/schemakv/schemakv/store"
 )
 
@@ -322,6 +324,17 @@ func (s *Server) parseWatchBody(c *gin.Context) (*watchRequest, error) {
 	return wr, nil
 }
 
+// namespaces returns the namespaces the request watches, each once.
+func (wr *watchRequest) namespaces() []string {
+	var out []string
+	for _, f := range wr.filters {
+		if !slices.Contains(out, f.Namespace) {
+			out = append(out, f.Namespace)
+		}
+	}
+	return out
+}
+
 // eventsMessage is the events message of one batch; on a multiplexed
 // stream it says which watch sees which event.
 func (wr *watchRequest) eventsMessage(b store.Batch) api.WatchMessage {
@@ -370,6 +383,13 @@ func (s *Server) watchStreamMulti(c *gin.Context) {
 // its own write deadline, and a reader slower than the subscription's
 // buffer is cut with a resume point.
 func (s *Server) serveWatch(c *gin.Context, wr *watchRequest) {
+	// Every watched namespace needs the viewer role (a multiplexed stream
+	// names them in its body): one forbidden watch refuses the stream.
+	for _, ns := range wr.namespaces() {
+		if !s.authorizeNamespace(c, auth.ActionRead, ns) {
+			return
+		}
+	}
 	w := s.watch.w
 	if _, ok := w.(noWatcher); ok {
 		s.fail(c, apiErr(api.CodeShuttingDown, "this node does not serve watches"))
@@ -440,7 +460,7 @@ func (s *Server) serveWatch(c *gin.Context, wr *watchRequest) {
 	defer ticker.Stop()
 	ctx := c.Request.Context()
 	shutdown := s.watch.shutdownCh(c.Request)
-	recheck := s.streamAuth(c, wr.filter.Namespace)
+	recheck := s.streamAuth(c, wr.namespaces())
 	for {
 		select {
 		case b, ok := <-sub.C:
