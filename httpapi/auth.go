@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -154,7 +155,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	p, err := s.cfg.Auth.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
 	if err != nil {
 		s.deny(c, http.StatusUnauthorized, "", err.Error())
-		s.fail(c, apiErr(api.CodeUnauthenticated, "%v", err))
+		s.fail(c, apiErr(api.CodeUnauthenticated, "%s", authMessage(err)))
 		return
 	}
 	c.Set(ctxPrincipal, p)
@@ -212,7 +213,7 @@ func (s *Server) reauthorize(c *gin.Context) error {
 	p, err := s.cfg.Auth.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
 	if err != nil {
 		s.deny(c, http.StatusUnauthorized, "", "after wait: "+err.Error())
-		return apiErr(api.CodeUnauthenticated, "%v", err)
+		return apiErr(api.CodeUnauthenticated, "%s", authMessage(err))
 	}
 	if dec := auth.Authorize(p, view.Bindings(), d.action, d.ns); !dec.Allowed {
 		s.deny(c, http.StatusForbidden, p.Audit(), "after wait: "+dec.Reason)
@@ -233,6 +234,12 @@ func (s *Server) waitMinRevision(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 30*time.Second)
 	defer cancel()
 	s.state.WaitApplied(ctx.Done(), n)
+}
+
+// authMessage is an authentication failure's text without the code's
+// "unauthenticated: " prefix (the error code already says it).
+func authMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), auth.ErrUnauthenticated.Error()+": ")
 }
 
 // authorized runs the one decision function for principal p and, when it

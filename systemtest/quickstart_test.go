@@ -75,7 +75,7 @@ func TestReadme_Quickstart(t *testing.T) {
 		{"pointer /timeout_ms", `"pointer":"/timeout_ms"`},
 		{"pointer /currency", `"pointer":"/currency"`},
 		{"pointer /retry", `"pointer":"/retry"`},
-		{"401 without a token", `\{"error":\{"code":"unauthenticated","message":"unauthenticated: no credentials`},
+		{"401 without a token", `\{"error":\{"code":"unauthenticated","message":"no credentials`},
 		{"403 for bob", `\{"error":\{"code":"forbidden","message":"token:bob:` + tk + ` may not manage: no binding grants manage in namespace \\"billing\\""`},
 		{"CAS write at revision 10", `"value":\{"timeout_ms":3000,"retries":3,"currency":"EUR"\},.*?"modify_revision":10,"version":2,"modified_by":"token:bob:` + tk + `"`},
 		{"history: bob", `(?m)^10\s+put\s+2\s+checkout@1\s+token:bob:` + tk + `\s+.*CR-1043$`},

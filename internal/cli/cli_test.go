@@ -132,6 +132,7 @@ func run(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	t.Setenv("SCHEMAKV_ADDR", "")
 	t.Setenv("SCHEMAKV_TOKEN", "")
+	t.Setenv("SCHEMAKV_TOKEN_FILE", "")
 	t.Setenv("SCHEMAKV_PRINCIPAL", "")
 	var stdout, stderr bytes.Buffer
 	code := executeWith(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)

@@ -120,6 +120,7 @@ func TestCLI_TLSFlags(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.HTTPTLS = httpTLS
+	cfg.Auth.BootstrapToken = cliAdminToken
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	n, err := node.Start(context.Background(), cfg)
 	if err != nil {
@@ -128,15 +129,15 @@ func TestCLI_TLSFlags(t *testing.T) {
 	t.Cleanup(func() { _ = n.Close() })
 	addr := n.HTTPURL()
 
-	code, _, stderr := run(t, "", "--addr", addr, "--ca-cert", p("schemakv-ca.pem"), "ns", "list")
+	code, _, stderr := run(t, "", "--addr", addr, "--token", cliAdminToken, "--ca-cert", p("schemakv-ca.pem"), "ns", "list")
 	if code != exitError || !strings.Contains(stderr, "certificate required") {
 		t.Fatalf("without a client certificate: exit %d %s", code, stderr)
 	}
-	code, _, stderr = run(t, "", "--addr", addr, "--client-cert", p("alice.pem"), "--client-key", p("alice-key.pem"), "ns", "list")
+	code, _, stderr = run(t, "", "--addr", addr, "--token", cliAdminToken, "--client-cert", p("alice.pem"), "--client-key", p("alice-key.pem"), "ns", "list")
 	if code != exitError || !strings.Contains(stderr, "unknown authority") {
 		t.Fatalf("without the CA: exit %d %s", code, stderr)
 	}
-	code, _, stderr = run(t, "", "--addr", addr, "--ca-cert", p("schemakv-ca.pem"),
+	code, _, stderr = run(t, "", "--addr", addr, "--token", cliAdminToken, "--ca-cert", p("schemakv-ca.pem"),
 		"--client-cert", p("alice.pem"), "--client-key", p("alice-key.pem"), "ns", "create", "secure")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -145,7 +146,7 @@ func TestCLI_TLSFlags(t *testing.T) {
 	t.Setenv("SCHEMAKV_CA_CERT", p("schemakv-ca.pem"))
 	t.Setenv("SCHEMAKV_CLIENT_CERT", p("alice.pem"))
 	t.Setenv("SCHEMAKV_CLIENT_KEY", p("alice-key.pem"))
-	code, stdout, stderr := run(t, "", "--addr", addr, "ns", "get", "secure")
+	code, stdout, stderr := run(t, "", "--addr", addr, "--token", cliAdminToken, "ns", "get", "secure")
 	if code != exitOK || !strings.Contains(stdout, "secure") {
 		t.Fatalf("env: exit %d: %s %s", code, stdout, stderr)
 	}
