@@ -144,7 +144,7 @@ func TestHTTPS_ClientCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := client.New(client.Config{Address: n.HTTPURL(), TLS: tc})
+	cl, err := client.New(client.Config{Address: n.HTTPURL(), TLS: tc, Token: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +181,7 @@ func TestCluster_MutualTLSKeepsBadNodesOut(t *testing.T) {
 	}
 	t.Cleanup(tc.closeAll)
 	tc.waitLeader()
+	tc.waitAuth()
 	// A write through a follower is forwarded to the leader over TLS.
 	f := tc.follower()
 	mustOK(t, http.MethodPut, tc.url(f)+"/v1/namespaces/app", nil, nil)
