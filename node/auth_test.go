@@ -3,17 +3,25 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/auth"
 	"github.com/schemakv/schemakv/node"
 )
 
@@ -148,5 +156,66 @@ func TestAuth_DevModeOnlyOnLoopback(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, node.BootstrapTokenFile)); err == nil {
 		t.Fatal("dev mode created a bootstrap token")
+	}
+}
+
+// TestAuth_OIDCEndToEnd: a node configured with an OIDC issuer (a real one
+// over HTTP, in the test) accepts its JWTs, maps the groups claim onto
+// group bindings and records the subject as the principal.
+func TestAuth_OIDCEndToEnd(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var iss *httptest.Server
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": iss.URL, "jwks_uri": iss.URL + "/jwks"})
+	})
+	mux.HandleFunc("/jwks", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	})
+	iss = httptest.NewServer(mux)
+	defer iss.Close()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwt := func(sub string, groups ...string) string {
+		b, _ := json.Marshal(map[string]any{"iss": iss.URL, "aud": "schemakv", "sub": sub, "groups": groups,
+			"exp": time.Now().Add(time.Hour).Unix()})
+		jws, err := signer.Sign(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := jws.CompactSerialize()
+		return s
+	}
+
+	cfg := clusterConfig(t, "n1", 1, nil)
+	cfg.Auth.OIDC = &auth.OIDCConfig{IssuerURL: iss.URL, Audience: "schemakv"}
+	n, err := node.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	base := n.HTTPURL()
+	mustOK(t, http.MethodPut, base+"/v1/namespaces/pay", nil, nil)
+	mustOK(t, http.MethodPost, base+"/v1/namespaces/pay/schemas/s", map[string]any{"schema": map[string]any{"type": "object"}}, nil)
+	mustOK(t, http.MethodPost, base+"/v1/bindings", api.BindRequest{Role: api.RoleEditor, Namespace: "pay", SubjectKind: api.SubjectOIDCGroup, Subject: "pay-eng"}, nil)
+
+	var e api.ConfigEntry
+	if st, _ := callAs(t, jwt("ada", "pay-eng"), http.MethodPut, base+"/v1/namespaces/pay/configs/k", map[string]any{"schema": "s", "value": map[string]any{}}, &e); st != http.StatusCreated || e.ModifiedBy != "oidc:ada" {
+		t.Fatalf("group member's write: %d %+v; want 201 by oidc:ada", st, e)
+	}
+	if st, _ := callAs(t, jwt("bob", "other"), http.MethodGet, base+"/v1/namespaces/pay/configs/k", nil, nil); st != http.StatusForbidden {
+		t.Fatalf("not in the group: %d; want 403", st)
+	}
+	mustOK(t, http.MethodPost, base+"/v1/bindings", api.BindRequest{Role: api.RoleViewer, Namespace: "pay", SubjectKind: api.SubjectOIDCUser, Subject: "bob"}, nil)
+	if st, _ := callAs(t, jwt("bob", "other"), http.MethodGet, base+"/v1/namespaces/pay/configs/k", nil, nil); st != http.StatusOK {
+		t.Fatalf("bound by subject: %d; want 200", st)
+	}
+	if st, _ := callAs(t, jwt("bob")+"x", http.MethodGet, base+"/v1/namespaces/pay/configs/k", nil, nil); st != http.StatusUnauthorized {
+		t.Fatalf("bad signature: %d; want 401", st)
 	}
 }
