@@ -219,3 +219,34 @@ func TestAuth_OIDCEndToEnd(t *testing.T) {
 		t.Fatalf("bad signature: %d; want 401", st)
 	}
 }
+
+// TestAuth_MetricsOpen: /metrics needs a global viewer unless configured
+// open; /v1/health never needs a token.
+func TestAuth_MetricsOpen(t *testing.T) {
+	for _, open := range []bool{false, true} {
+		cfg := clusterConfig(t, "n1", 1, nil)
+		cfg.Auth.MetricsOpen = open
+		n, err := node.Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]int{false: http.StatusUnauthorized, true: http.StatusOK}[open]
+		resp, err := http.Get(n.HTTPURL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("metrics open=%v without a token: %d; want %d", open, resp.StatusCode, want)
+		}
+		if st, _ := callAs(t, "", http.MethodGet, n.HTTPURL()+"/v1/health", nil, nil); st != http.StatusOK {
+			t.Errorf("health without a token: %d", st)
+		}
+		if st, _ := callAs(t, "", http.MethodGet, n.HTTPURL()+"/v1/ready", nil, nil); st != http.StatusUnauthorized {
+			t.Errorf("ready without a token: %d; want 401", st)
+		}
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
