@@ -34,6 +34,15 @@ func TestWatchCluster_CacheAndCLIOnAFollower(t *testing.T) {
 		}
 	}
 
+	// The cache starts with a stale list on the follower: let the follower
+	// apply the set-up first, or the namespace may not be there yet.
+	for wait := time.Now().Add(10 * time.Second); nodes[follower].Store().Applied() < nodes[leader].Store().Applied(); {
+		if time.Now().After(wait) {
+			t.Fatal("the follower did not apply the set-up within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c, err := client.New(client.Config{Address: nodes[follower].HTTPURL(), Token: adminToken,
