@@ -79,31 +79,6 @@ var routeRules = map[string]rule{
 // Routes returns every route the engine serves (gin's own table).
 func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
 
-// RouteRule describes the authorisation of one route, for tests and docs.
-type RouteRule struct {
-	Method, Path string
-	// Public routes need no credentials.
-	Public bool
-	Action auth.Action
-	// Namespace is where the namespace comes from: "", "param", "query"
-	// or "body".
-	Namespace string
-}
-
-// RouteRules returns the authorisation of every route the engine serves.
-func (s *Server) RouteRules() []RouteRule {
-	var out []RouteRule
-	for _, r := range s.engine.Routes() {
-		ru, ok := s.ruleOf(r.Method, r.Path)
-		if !ok {
-			continue
-		}
-		out = append(out, RouteRule{Method: r.Method, Path: r.Path, Public: ru.public, Action: ru.action,
-			Namespace: [...]string{"", "param", "query", "body"}[ru.ns]})
-	}
-	return out
-}
-
 func (s *Server) ruleOf(method, path string) (rule, bool) {
 	if method == http.MethodHead {
 		method = http.MethodGet
@@ -132,8 +107,8 @@ const (
 	ctxDecision  = "schemakv.decision"
 )
 
-// devAudit is the audit principal of a request in dev mode: the
-// X-Schemakv-Principal header, as declared and unchecked, or "anonymous".
+// devAnonymous is the audit principal of a dev-mode request without an
+// X-Schemakv-Principal header.
 const devAnonymous = "anonymous"
 
 // authenticate is the middleware of every route: it authenticates the
@@ -170,8 +145,8 @@ func (s *Server) authenticate(c *gin.Context) {
 	case nsFromQuery:
 		ns = c.Query("namespace")
 	case nsFromBody:
-		// The handler authorises each operation's namespace; here the
-		// principal must at least hold some binding.
+		// Authenticated; the handler authorises every namespace the body
+		// names (authorizeNamespace) before it acts on any.
 		c.Next()
 		return
 	}
