@@ -131,7 +131,9 @@ func TestPrintError_BatchItemRevisionMismatch(t *testing.T) {
 func run(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	t.Setenv("SCHEMAKV_ADDR", "")
-	t.Setenv("SCHEMAKV_TOKEN", "")
+	// The test nodes' admin token, as a user's environment would hold it;
+	// --token on the command line wins.
+	t.Setenv("SCHEMAKV_TOKEN", cliAdminToken)
 	t.Setenv("SCHEMAKV_TOKEN_FILE", "")
 	t.Setenv("SCHEMAKV_PRINCIPAL", "")
 	var stdout, stderr bytes.Buffer

@@ -95,7 +95,7 @@ func (r *gitRepo) read(rel string) string {
 
 func mustClient(t *testing.T, addr string) *client.Client {
 	t.Helper()
-	c, err := client.New(client.Config{Address: addr, Principal: "api-user"})
+	c, err := client.New(client.Config{Address: addr, Token: cliAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
