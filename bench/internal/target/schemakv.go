@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +35,7 @@ type Schemakv struct {
 	pprof []string // http://ip:port per node when cfg.Pprof
 	args  [][]string
 	procs []*procs.Proc
+	token string       // bootstrap admin token
 	hc    *http.Client // requests with a bounded answer
 	wc    *http.Client // watch streams
 	mux   watchMux     // multiplexed watch streams being filled
@@ -79,11 +82,19 @@ func StartSchemakv(ctx context.Context, cfg Config, schema []byte) (*Schemakv, e
 		s.urls = append(s.urls, "http://"+as[i].http)
 	}
 	s.procs = make([]*procs.Proc, n)
-	s.hc = &http.Client{Transport: &http.Transport{
+	// The cluster's bootstrap admin token: the nodes get it in the
+	// environment, every request carries it (authentication stays on, as
+	// in production).
+	tok := make([]byte, 32)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, err
+	}
+	s.token = "skv_" + hex.EncodeToString(tok)
+	s.hc = &http.Client{Transport: bearer{token: s.token, rt: &http.Transport{
 		MaxIdleConns: 4096, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second,
 		DisableCompression: true,
-	}}
-	s.wc = &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: -1}}
+	}}}
+	s.wc = &http.Client{Transport: bearer{token: s.token, rt: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: -1}}}
 	for i := range n {
 		if _, err := s.StartNode(i); err != nil {
 			s.Close()
@@ -322,9 +333,9 @@ func (s *Schemakv) StopNode(i int) {
 // StartNode implements Target.
 func (s *Schemakv) StartNode(i int) (time.Time, error) {
 	t := time.Now()
-	var env []string
+	env := []string{"SCHEMAKV_BOOTSTRAP_TOKEN=" + s.token}
 	if s.cfg.Pprof {
-		env = []string{"SCHEMAKV_BENCH_PPROF=" + s.pprof[i]}
+		env = append(env, "SCHEMAKV_BENCH_PPROF="+s.pprof[i])
 	}
 	p, err := procs.Start(fmt.Sprintf("schemakv-s%d", i+1), s.cfg.Bin, s.args[i], env,
 		filepath.Join(s.cfg.Dir, fmt.Sprintf("s%d.log", i+1)))
@@ -343,3 +354,19 @@ func (s *Schemakv) Close() {
 	s.hc.CloseIdleConnections()
 	s.wc.CloseIdleConnections()
 }
+
+// bearer adds the token to every request.
+type bearer struct {
+	token string
+	rt    *http.Transport
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.rt.RoundTrip(r)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (b bearer) CloseIdleConnections() { b.rt.CloseIdleConnections() }
