@@ -69,9 +69,8 @@ var routeRules = map[string]rule{
 	"GET /v1/namespaces/:ns/schemas/:name/migrations":                   {action: auth.ActionRead, ns: nsFromParam},
 	"GET /v1/namespaces/:ns/schemas/:name/migrations/:id":               {action: auth.ActionRead, ns: nsFromParam},
 	"POST /v1/namespaces/:ns/schemas/:name/migrations/:id/resume":       {action: auth.ActionManage, ns: nsFromParam},
-	// Declared JSON-path indexes (the index branch): admin of the namespace
-	// declares and drops them, a viewer reads them. Where-queries use GET
-	// .../configs. An entry for a route not served is harmless.
+	// Declared JSON-path indexes: admin of the namespace declares and drops
+	// them, a viewer reads them. Where-queries use GET .../configs.
 	"POST /v1/namespaces/:ns/indexes":         {action: auth.ActionManage, ns: nsFromParam},
 	"GET /v1/namespaces/:ns/indexes":          {action: auth.ActionRead, ns: nsFromParam},
 	"GET /v1/namespaces/:ns/indexes/:name":    {action: auth.ActionRead, ns: nsFromParam},
