@@ -32,6 +32,7 @@ func startClusterWith(t testing.TB, n int, mod func(*node.Config)) *testCluster 
 	}
 	t.Cleanup(tc.closeAll)
 	tc.waitLeader()
+	tc.waitAuth()
 	return tc
 }
 

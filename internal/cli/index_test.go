@@ -27,7 +27,7 @@ func TestCLI_IndexAndWhere(t *testing.T) {
 	mustExit(t, exitError, "error: invalid_path")(sk("index", "create", "payments", "bad", "--path", "a..b"))
 	mustExit(t, exitUsage, "--path is required")(sk("index", "create", "payments", "bad"))
 
-	c, err := client.New(client.Config{Address: addr})
+	c, err := client.New(client.Config{Address: addr, Token: cliAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
