@@ -146,6 +146,11 @@ var expectedAccess = map[string]string{
 	"GET /v1/namespaces/:ns/diff/*key":                                  "viewer",
 	"POST /v1/namespaces/:ns/rollback/*key":                             "editor",
 	"POST /v1/batch":                                                    "editor",
+	"POST /v1/imports":                                                  "authenticated", // then each entry needs editor of its namespace
+	"PUT /v1/imports/:id/data":                                          "authenticated",
+	"GET /v1/imports":                                                   "authenticated", // filtered
+	"GET /v1/imports/:id":                                               "authenticated", // creator, or viewer of all its namespaces
+	"DELETE /v1/imports/:id":                                            "authenticated", // creator, or editor of all its namespaces
 	"GET /v1/watch":                                                     "viewer",
 	"POST /v1/watch":                                                    "viewer",
 	"GET /v1/whoami":                                                    "authenticated",
@@ -602,5 +607,66 @@ func TestAuth_RevocationEndsStreamsAndBlockingQueries(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// TestAuth_Imports: a bulk import checks every entry's namespace (editor);
+// a job is visible to its creator and to who may read all it touched, and
+// cancelled only by its creator or who may write all it touched.
+func TestAuth_Imports(t *testing.T) {
+	t.Parallel()
+	n, _ := mustStartAuthNode(t)
+	base := n.HTTPURL()
+	admin := bearer(adminToken)
+	for _, ns := range []string{"mine", "theirs"} {
+		st, _, body := doJSON(t, http.MethodPut, base+"/v1/namespaces/"+ns, nil, admin)
+		wantStatus(t, ns, st, body, http.StatusCreated)
+		st, _, body = doJSON(t, http.MethodPost, base+"/v1/namespaces/"+ns+"/schemas/s", map[string]any{"schema": map[string]any{"type": "object"}}, admin)
+		wantStatus(t, ns, st, body, http.StatusCreated)
+	}
+	ed := mustToken(t, base, "importer", api.RoleEditor, "mine")
+	other := mustToken(t, base, "other", api.RoleEditor, "theirs")
+
+	upload := `{"namespace":"mine","key":"a","schema":"s","value":{}}` + "\n" +
+		`{"namespace":"theirs","key":"a","schema":"s","value":{}}` + "\n"
+	st, _, body := doJSON(t, http.MethodPost, base+"/v1/imports?mode=best-effort&format=ndjson", upload,
+		map[string]string{"Authorization": "Bearer " + ed.Secret, "Content-Type": "application/x-ndjson"})
+	if st != http.StatusOK && st != http.StatusAccepted {
+		t.Fatalf("import: %d %v", st, body)
+	}
+	id := decodeAs[api.ImportJob](t, body).ID
+	var job api.ImportJob
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, _, body = doJSON(t, http.MethodGet, base+"/v1/imports/"+id, nil, bearer(ed.Secret))
+		wantStatus(t, "get own job", st, body, http.StatusOK)
+		if job = decodeAs[api.ImportJob](t, body); job.Final() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job never ended: %+v", job)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if job.Applied != 1 || job.Failed != 1 || len(job.Errors) != 1 || job.Errors[0].Code != api.CodeForbidden || job.Errors[0].Namespace != "theirs" {
+		t.Fatalf("job %+v: want mine/a applied and theirs/a refused as forbidden", job)
+	}
+	st, _, body = doJSON(t, http.MethodGet, base+"/v1/namespaces/theirs/configs/a", nil, admin)
+	wantError(t, "theirs/a", st, body, http.StatusNotFound, api.CodeConfigNotFound)
+
+	// The other editor neither sees nor cancels the job.
+	st, _, body = doJSON(t, http.MethodGet, base+"/v1/imports/"+id, nil, bearer(other.Secret))
+	wantError(t, "other's get", st, body, http.StatusForbidden, api.CodeForbidden)
+	st, _, body = doJSON(t, http.MethodDelete, base+"/v1/imports/"+id, nil, bearer(other.Secret))
+	wantError(t, "other's cancel", st, body, http.StatusForbidden, api.CodeForbidden)
+	st, _, body = doJSON(t, http.MethodGet, base+"/v1/imports", nil, bearer(other.Secret))
+	wantStatus(t, "other's list", st, body, http.StatusOK)
+	if l := decodeAs[api.ImportList](t, body); len(l.Items) != 0 {
+		t.Fatalf("other's list shows %+v", l.Items)
+	}
+	st, _, body = doJSON(t, http.MethodGet, base+"/v1/imports", nil, admin)
+	wantStatus(t, "admin's list", st, body, http.StatusOK)
+	if l := decodeAs[api.ImportList](t, body); len(l.Items) != 1 {
+		t.Fatalf("admin's list: %+v", l.Items)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/auth"
 	"github.com/schemakv/schemakv/cluster"
 	"github.com/schemakv/schemakv/fsm"
 	"github.com/schemakv/schemakv/store"
@@ -123,10 +124,12 @@ func (s *Server) importRoutes(v1 *gin.RouterGroup) {
 	v1.DELETE("/imports/:id", s.cancelImport)
 }
 
-// importNamespaceAllowed is where authorisation checks that the principal
-// may write namespace ns (editor). Every entry is checked; one that may not
-// be written fails as an entry error. Until RBAC lands every principal may.
-func (s *Server) importNamespaceAllowed(_ *gin.Context, _ string) error { return nil }
+// importNamespaceAllowed checks that the principal may write namespace ns
+// (editor; auth.go). Every entry is checked; one that may not be written
+// fails as an entry error.
+func (s *Server) importNamespaceAllowed(c *gin.Context, ns string) error {
+	return s.mayWriteEntry(c, ns)
+}
 
 func newImportID() (string, error) {
 	b := make([]byte, 12)
@@ -415,6 +418,9 @@ func (s *Server) listImports(c *gin.Context) {
 	}
 	out := api.ImportList{Items: []api.ImportJob{}, Revision: v.Revision()}
 	for _, j := range v.ImportJobs() {
+		if !s.mayAccessJob(c, j, auth.ActionRead) {
+			continue // only the jobs the principal may see
+		}
 		jo := s.jobOut(j)
 		jo.Errors = nil // the list stays small; GET the job for its errors
 		out.Items = append(out.Items, jo)
@@ -440,6 +446,9 @@ func (s *Server) getImport(c *gin.Context) {
 	j, ok := v.ImportJob(id)
 	if !ok {
 		s.fail(c, apiErr(api.CodeImportNotFound, "import %q not found", id))
+		return
+	}
+	if !s.authorizeJob(c, j, auth.ActionRead) {
 		return
 	}
 	if !watch {
@@ -499,6 +508,9 @@ func (s *Server) watchImport(c *gin.Context, j *api.ImportJob) {
 
 func (s *Server) cancelImport(c *gin.Context) {
 	id := c.Param("id")
+	if j, ok := s.state.View().ImportJob(id); ok && !s.authorizeJob(c, j, auth.ActionWrite) {
+		return
+	}
 	a, err := s.audit(c, "")
 	if err != nil {
 		s.fail(c, err)
