@@ -25,6 +25,12 @@ import (
 	"github.com/schemakv/schemakv/node"
 )
 
+// testAdminAudit is how the test nodes record the bootstrap admin token.
+var testAdminAudit = func() string {
+	id, _ := auth.HashToken(testAdminToken)
+	return "token:bootstrap-admin:" + id
+}()
+
 // TestAuth_RevocationOnEveryNode: a revocation acknowledged as complete is
 // in force on every node at once, stale reads included; with a member down
 // the answer names it.

@@ -115,6 +115,7 @@ func readLoad(tb testing.TB, urls []string, d time.Duration, stop chan struct{})
 			for i := r; ctx.Err() == nil; i++ {
 				t0 := time.Now()
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, urls[i%len(urls)]+"/v1/namespaces/app/configs/probe"+benchReadQuery, nil)
+				req.Header.Set("Authorization", "Bearer "+testAdminToken)
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					continue

@@ -59,7 +59,7 @@ func rawCall(t testing.TB, method, url, ctype string, body io.Reader, out any) i
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	req.Header.Set("X-Schemakv-Principal", "importer@example")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
@@ -162,13 +162,13 @@ func TestImport_BestEffortPublishesExactlyTheValid(t *testing.T) {
 		if ok != (i%100 != 0) {
 			t.Fatalf("entry %d present = %v", i, ok)
 		}
-		if ok && (e.ModifiedBy != "importer@example" || e.Reason != "onboard" || e.Version != 1) {
+		if ok && (e.ModifiedBy != testAdminAudit || e.Reason != "onboard" || e.Version != 1) {
 			t.Fatalf("entry %d = by %q reason %q version %d", i, e.ModifiedBy, e.Reason, e.Version)
 		}
 	}
 	var hist api.History
 	mustOK(t, http.MethodGet, base+"/v1/namespaces/app/history/k/0000001", nil, &hist)
-	if len(hist.Items) != 1 || hist.Items[0].Principal != "importer@example" || hist.Items[0].Reason != "onboard" {
+	if len(hist.Items) != 1 || hist.Items[0].Principal != testAdminAudit || hist.Items[0].Reason != "onboard" {
 		t.Fatalf("history = %+v", hist.Items)
 	}
 }
@@ -209,6 +209,7 @@ func TestImport_AtomicIsOneRevisionForWatchers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/watch?namespace=app&kinds=config&format=ndjson&progress=50ms", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +352,9 @@ func TestImport_ResumeAndCancel(t *testing.T) {
 	// A progress stream follows the job until it ends.
 	lines := make(chan []api.ImportJob, 1)
 	go func() {
-		resp, err := http.Get(base + "/v1/imports/" + j.ID + "?watch=true")
+		req, _ := http.NewRequest(http.MethodGet, base+"/v1/imports/"+j.ID+"?watch=true", nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			lines <- nil
 			return
@@ -518,7 +521,7 @@ func TestImport_DriverLostResumesElsewhere(t *testing.T) {
 	}
 	v := tc.nodes[leader].Store().View()
 	for k := 0; k < 4000; k++ {
-		if e, ok := v.Config("app", fmt.Sprintf("k/%07d", k)); !ok || e.Version != 1 || e.ModifiedBy != "importer@example" || e.Reason != "resume" {
+		if e, ok := v.Config("app", fmt.Sprintf("k/%07d", k)); !ok || e.Version != 1 || e.ModifiedBy != testAdminAudit || e.Reason != "resume" {
 			t.Fatalf("entry %d = %+v", k, e)
 		}
 	}

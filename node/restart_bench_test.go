@@ -27,6 +27,7 @@ func BenchmarkNode_Restart(b *testing.B) {
 			cfg.DataDir = b.TempDir()
 			cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+			cfg.Auth.BootstrapToken = testAdminToken
 			nd, err := node.Start(context.Background(), cfg)
 			if err != nil {
 				b.Fatal(err)
@@ -47,7 +48,9 @@ func BenchmarkNode_Restart(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				resp, err := http.Get(nd.HTTPURL() + "/v1/namespaces/bench/configs/app-0/key-0")
+				req, _ := http.NewRequest(http.MethodGet, nd.HTTPURL()+"/v1/namespaces/bench/configs/app-0/key-0", nil)
+				req.Header.Set("Authorization", "Bearer "+testAdminToken)
+				resp, err := http.DefaultClient.Do(req)
 				if err != nil || resp.StatusCode != 200 {
 					b.Fatalf("read after restart: %v %v", err, resp)
 				}

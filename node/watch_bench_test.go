@@ -55,6 +55,8 @@ func benchFanout(b *testing.B, where string, watchers, perStream int) {
 		tc.start(i)
 	}
 	defer tc.closeAll()
+	tc.waitLeader()
+	tc.waitAuth()
 	leader := tc.waitLeader()
 	setup(b, tc.url(leader))
 	first := put(b, tc.url(leader), "k", 0).ModifyRevision + 1
@@ -80,7 +82,10 @@ func benchFanout(b *testing.B, where string, watchers, perStream int) {
 			req.Watches = append(req.Watches, api.WatchSpec{ID: fmt.Sprint(s*perStream + w), Namespace: "app", Key: "k"})
 		}
 		body, _ := json.Marshal(req)
-		resp, err := http.Post(tc.url(target)+"/v1/watch", "application/json", bytes.NewReader(body))
+		hreq, _ := http.NewRequest(http.MethodPost, tc.url(target)+"/v1/watch", bytes.NewReader(body))
+		hreq.Header.Set("Content-Type", "application/json")
+		hreq.Header.Set("Authorization", "Bearer "+testAdminToken)
+		resp, err := http.DefaultClient.Do(hreq)
 		if err != nil {
 			b.Fatal(err)
 		}
