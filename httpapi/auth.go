@@ -41,21 +41,26 @@ type rule struct {
 // has an entry (New fails otherwise), keyed by method and gin's full path.
 // HEAD routes use the rule of their GET.
 var routeRules = map[string]rule{
-	"GET /v1/health":                                         {public: true},
-	"GET /v1/ready":                                          {action: auth.ActionClusterRead},
-	"GET /v1/cluster":                                        {action: auth.ActionClusterRead},
-	"DELETE /v1/cluster/members/:id":                         {action: auth.ActionClusterAdmin},
-	"GET /v1/snapshot":                                       {action: auth.ActionClusterAdmin},
-	"POST /v1/snapshot":                                      {action: auth.ActionClusterAdmin},
-	"GET /metrics":                                           {action: auth.ActionClusterRead},   // public with Config.MetricsOpen
-	"GET /v1/namespaces":                                     {action: auth.ActionAuthenticated}, // filtered to readable namespaces
-	"PUT /v1/namespaces/:ns":                                 {action: auth.ActionManage, ns: nsFromParam},
-	"GET /v1/namespaces/:ns":                                 {action: auth.ActionRead, ns: nsFromParam},
-	"DELETE /v1/namespaces/:ns":                              {action: auth.ActionManage, ns: nsFromParam},
-	"GET /v1/namespaces/:ns/schemas":                         {action: auth.ActionRead, ns: nsFromParam},
-	"POST /v1/namespaces/:ns/schemas/:name":                  {action: auth.ActionManage, ns: nsFromParam},
-	"GET /v1/namespaces/:ns/schemas/:name":                   {action: auth.ActionRead, ns: nsFromParam},
-	"GET /v1/namespaces/:ns/schemas/:name/versions":          {action: auth.ActionRead, ns: nsFromParam},
+	"GET /v1/health": {public: true},
+	// The web UI's static files hold no data; the UI calls the API with the
+	// token its user pastes.
+	"GET /":                                         {public: true},
+	"GET /ui":                                       {public: true},
+	"GET /ui/*filepath":                             {public: true},
+	"GET /v1/ready":                                 {action: auth.ActionClusterRead},
+	"GET /v1/cluster":                               {action: auth.ActionClusterRead},
+	"DELETE /v1/cluster/members/:id":                {action: auth.ActionClusterAdmin},
+	"GET /v1/snapshot":                              {action: auth.ActionClusterAdmin},
+	"POST /v1/snapshot":                             {action: auth.ActionClusterAdmin},
+	"GET /metrics":                                  {action: auth.ActionClusterRead},   // public with Config.MetricsOpen
+	"GET /v1/namespaces":                            {action: auth.ActionAuthenticated}, // filtered to readable namespaces
+	"PUT /v1/namespaces/:ns":                        {action: auth.ActionManage, ns: nsFromParam},
+	"GET /v1/namespaces/:ns":                        {action: auth.ActionRead, ns: nsFromParam},
+	"DELETE /v1/namespaces/:ns":                     {action: auth.ActionManage, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/schemas":                {action: auth.ActionRead, ns: nsFromParam},
+	"POST /v1/namespaces/:ns/schemas/:name":         {action: auth.ActionManage, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/schemas/:name":          {action: auth.ActionRead, ns: nsFromParam},
+	"GET /v1/namespaces/:ns/schemas/:name/versions": {action: auth.ActionRead, ns: nsFromParam},
 	"GET /v1/namespaces/:ns/schemas/:name/versions/:version": {action: auth.ActionRead, ns: nsFromParam},
 	// Schema evolution: reading is a viewer's, changing an admin's of the
 	// namespace (migrations re-pin entries, but as a schema operation).

@@ -134,7 +134,11 @@ func (b tab) signIn(principal string) {
 	b.t.Helper()
 	b.do("open the UI", chromedp.Navigate(b.srv.URL+"/"))
 	b.do("sign-in form", chromedp.WaitVisible(chromedp.CSS("#token")))
-	if b.srv.Token != "" {
+	// Each person has a token of their own: the server records who they
+	// are, and the UI shows the token's name.
+	if tok := b.srv.People[principal]; tok != "" {
+		b.typeInto("#token", tok)
+	} else if b.srv.Token != "" {
 		b.typeInto("#token", b.srv.Token)
 	}
 	b.typeInto("#principal", principal)
@@ -236,7 +240,7 @@ func TestBrowser_Scenario(t *testing.T) {
 	a.waitJS("the config view", "document.querySelector('#current-value')")
 	a.waitText("#current-value", `"timeout_ms": 2500`)
 	first := a.entry("payments", "checkout/eu")
-	if !sameJSON(first.Value, `{"currency":"EUR","timeout_ms":2500}`) || first.Reason != "CR-1" || first.ModifiedBy != "alice" {
+	if !sameJSON(first.Value, `{"currency":"EUR","timeout_ms":2500}`) || first.Reason != "CR-1" || first.ModifiedBy != a.srv.Audit["alice"] {
 		t.Fatalf("created entry = %s reason %q by %q", first.Value, first.Reason, first.ModifiedBy)
 	}
 

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/node"
 )
 
@@ -24,18 +26,18 @@ import (
 type testServer struct {
 	URL   string
 	Token string
+	// People holds, per name the tests sign in as ("alice", "bob"), a
+	// global admin token named after the person, and Audit how the server
+	// records that person.
+	People map[string]string
+	Audit  map[string]string
 }
 
 // startServer starts a real single node on loopback :0 ports with a
 // temporary data directory, closed when the test ends. It is the one place
-// that knows how the node is configured. When node.Config gains
-// authentication (branch auth: on by default), set the bootstrap admin
-// token here and return it:
-//
-//	cfg.Auth.BootstrapToken = uiTestAdminToken
-//	return testServer{URL: n.HTTPURL(), Token: uiTestAdminToken}
-//
-// The browser tests then paste it at sign-in and httpGet sends it.
+// that knows how the node is configured: authentication is on, with a
+// known bootstrap admin token that the browser tests paste at sign-in and
+// httpGet sends.
 func startServer(t *testing.T) testServer {
 	t.Helper()
 	cfg := node.DefaultConfig()
@@ -44,6 +46,7 @@ func startServer(t *testing.T) testServer {
 	cfg.RaftAddr = "127.0.0.1:0"
 	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.Cluster.RaftLogLevel = "error"
+	cfg.Auth.BootstrapToken = uiTestAdminToken
 	lw := &logWriter{t: t}
 	cfg.Logger = slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -58,7 +61,17 @@ func startServer(t *testing.T) testServer {
 		}
 		lw.stop()
 	})
-	return testServer{URL: n.HTTPURL(), Token: ""}
+	srv := testServer{URL: n.HTTPURL(), Token: uiTestAdminToken, People: map[string]string{}, Audit: map[string]string{}}
+	for _, name := range []string{"alice", "bob"} {
+		body := httpDo(t, srv, http.MethodPost, "/v1/tokens", "application/json",
+			`{"name":"`+name+`","role":"admin"}`, http.StatusCreated)
+		var tk api.TokenCreated
+		if err := json.Unmarshal(body, &tk); err != nil {
+			t.Fatal(err)
+		}
+		srv.People[name], srv.Audit[name] = tk.Secret, "token:"+name+":"+tk.ID
+	}
+	return srv
 }
 
 // logWriter sends the node's logs to t.Log until the test ends.
@@ -206,3 +219,6 @@ func httpGet(t *testing.T, srv testServer, path string) (*http.Response, []byte)
 	}
 	return res, body
 }
+
+// uiTestAdminToken is the bootstrap admin token of the UI tests' nodes.
+const uiTestAdminToken = "skv_ui-test-admin-token-0123456789abcdef"
