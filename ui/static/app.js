@@ -7,11 +7,15 @@ import { h, fill, fmtTime, enc, encKey, message } from './dom.js';
 import { sideBySide, canonical } from './diff.js';
 import { SchemaForm, jsonSyntaxError } from './form.js';
 import { closedReport } from './closed.js';
+import { Access } from './roles.js';
+import { tokensView, bindingsView } from './admin.js';
 
 const main = document.getElementById('main');
 const liveEl = document.getElementById('live');
 let cleanup = null;
 let renderSeq = 0;
+// access is what the signed-in user may do (GET /v1/whoami); null until read.
+let access = null;
 
 // ---- shared pieces -------------------------------------------------------
 
@@ -108,17 +112,30 @@ async function signInView(params) {
 async function refreshWho() {
   const who = document.getElementById('who');
   document.getElementById('signout').hidden = !session.signedIn;
-  if (!session.signedIn) { who.textContent = ''; return; }
+  if (!session.signedIn) { who.textContent = ''; access = null; showNav(); return; }
   let name = session.principal || (session.token ? 'token' : 'anonymous');
+  let d = null;
   try {
-    const r = await get('/v1/whoami');
-    const d = r.data || {};
-    // api.WhoAmI of the auth branch: a dev-mode server answers kind "dev"
-    // with the audit name taken from X-Schemakv-Principal.
+    d = (await get('/v1/whoami')).data || {};
+    // api.WhoAmI: a dev-mode server answers kind "dev" with the audit name
+    // taken from X-Schemakv-Principal.
     name = d.name || d.subject || d.audit || name;
   } catch { /* no whoami route on this server */ }
-  who.textContent = `Signed in as ${name}`;
+  access = new Access(d);
+  const roles = access.summary();
+  who.textContent = `Signed in as ${name}${roles ? ` (${roles})` : ''}`;
+  showNav();
 }
+
+/** showNav hides the navigation the user's roles do not allow. */
+function showNav() {
+  for (const a of document.querySelectorAll('[data-need]')) {
+    a.closest('li').hidden = !access || !access.may(a.dataset.need);
+  }
+}
+
+/** may asks the signed-in user's access; unknown access hides nothing. */
+function may(action, ns) { return !access || access.may(action, ns); }
 
 // ---- namespaces ----------------------------------------------------------
 
@@ -144,7 +161,7 @@ async function namespacesView() {
         h('td', {}, String(n.config_count ?? '')),
         h('td', {}, String(n.schema_count ?? '')),
         h('td', {}, fmtTime(n.created_at), n.created_by ? ` by ${n.created_by}` : ''),
-        h('td', {}, deleteNamespaceButton(n, load, status)))))));
+        h('td', {}, may('manage', n.name) ? deleteNamespaceButton(n, load, status) : null))))));
   };
   const nameIn = h('input', { id: 'ns-name', type: 'text', autocomplete: 'off', 'aria-describedby': 'ns-name-hint', 'aria-required': 'true' });
   const descIn = h('input', { id: 'ns-desc', type: 'text', autocomplete: 'off' });
@@ -165,8 +182,9 @@ async function namespacesView() {
     h('div', { class: 'field' }, h('label', { for: 'ns-desc' }, 'Description'), descIn),
     h('div', { class: 'field' }, h('label', { for: 'ns-reason' }, 'Reason'), reasonIn),
     h('div', { class: 'field field-action' }, h('button', { type: 'submit' }, 'Create namespace'))), out);
-  fill(main, title('Namespaces'), status, list, h('section', { class: 'panel', 'aria-labelledby': 'ns-create' },
-    h('h2', { id: 'ns-create' }, 'Create a namespace'), form));
+  // Creating a namespace needs admin of it: only an admin sees the form.
+  fill(main, title('Namespaces'), status, list, !access || access.mayAdminSome() ? h('section', { class: 'panel', 'aria-labelledby': 'ns-create' },
+    h('h2', { id: 'ns-create' }, 'Create a namespace'), form) : null);
   await load();
 }
 
@@ -254,11 +272,11 @@ async function namespaceView({ ns }, query) {
     h('div', { class: 'grid2 wide-left' },
       h('section', { class: 'panel', 'aria-labelledby': 'h-configs' },
         h('h2', { id: 'h-configs' }, 'Configs'),
-        h('p', {}, h('a', { href: `#/ns/${enc(ns)}/new-config`, id: 'new-config' }, 'New config')),
+        may('write', ns) ? h('p', {}, h('a', { href: `#/ns/${enc(ns)}/new-config`, id: 'new-config' }, 'New config')) : null,
         filter, table, more),
       h('section', { class: 'panel', 'aria-labelledby': 'h-schemas' },
         h('h2', { id: 'h-schemas' }, 'Schemas'),
-        h('p', {}, h('a', { href: `#/ns/${enc(ns)}/new-schema`, id: 'new-schema' }, 'New schema')),
+        may('manage', ns) ? h('p', {}, h('a', { href: `#/ns/${enc(ns)}/new-schema`, id: 'new-schema' }, 'New schema')) : null,
         schemas)));
   await Promise.all([loadConfigs(false), loadSchemas()]);
   let pending = null;
@@ -326,7 +344,7 @@ async function schemaView({ ns, name }) {
   fromSel.addEventListener('change', diff);
   toSel.addEventListener('change', diff);
   fill(main, title(`Schema ${name}`, ['Namespaces', '#/'], [ns, `#/ns/${enc(ns)}`]),
-    h('p', {}, h('a', { href: `#/ns/${enc(ns)}/schema-edit/${enc(name)}`, id: 'new-version' }, `Register version ${latest.version + 1}`)),
+    may('manage', ns) ? h('p', {}, h('a', { href: `#/ns/${enc(ns)}/schema-edit/${enc(name)}`, id: 'new-version' }, `Register version ${latest.version + 1}`)) : null,
     statusPanel,
     h('section', { class: 'panel', 'aria-labelledby': 'h-view' }, h('h2', { id: 'h-view' }, 'View a version'),
       h('div', { class: 'field' }, h('label', { for: 'schema-version' }, 'Version'), pick), shown),
@@ -581,7 +599,8 @@ async function configView({ ns, key }) {
     banner,
     h('div', { class: 'grid2' },
       h('section', { class: 'panel', 'aria-labelledby': 'h-current' }, h('h2', { id: 'h-current' }, 'Current'), meta, valuePre),
-      h('section', { class: 'panel', 'aria-labelledby': 'h-edit' }, h('h2', { id: 'h-edit' }, 'Edit'),
+      !may('write', ns) ? h('section', { class: 'panel', 'aria-labelledby': 'h-edit' }, h('h2', { id: 'h-edit' }, 'Edit'),
+        h('p', { id: 'read-only' }, `Read only: changing entries in ${ns} needs the editor role.`)) : h('section', { class: 'panel', 'aria-labelledby': 'h-edit' }, h('h2', { id: 'h-edit' }, 'Edit'),
         h('form', { novalidate: true, onsubmit: save, id: 'config-form' },
           h('div', { class: 'field' }, h('label', { for: 'cfg-version' }, 'Schema version'), verSel),
           formBox,
@@ -653,7 +672,7 @@ async function historyView({ ns, key }) {
         h('td', {}, e.principal),
         h('td', {}, fmtTime(e.time)),
         h('td', {}, e.reason || ''),
-        h('td', {}, e.op === 'delete' || e === latest ? null : rollbackButton(e)))))),
+        h('td', {}, e.op === 'delete' || e === latest || !may('write', ns) ? null : rollbackButton(e)))))),
     next ? h('button', { type: 'button', class: 'secondary', onclick: older }, 'Older') : null);
   };
   const rollbackButton = (e) => {
@@ -696,6 +715,7 @@ async function clusterView() {
   const box = h('div', { class: 'table-wrap', id: 'cluster' });
   let timer = null;
   let stopped = false;
+  let first = true;
   const load = async () => {
     try {
       const d = (await get('/v1/cluster')).data;
@@ -711,7 +731,12 @@ async function clusterView() {
           h('td', {}, m.role || ''), h('td', {}, m.suffrage), h('td', {}, m.state || ''),
           h('td', {}, m.reachable ? 'yes' : 'no'), h('td', {}, m.gossip),
           h('td', {}, String(m.applied_index ?? '')), h('td', {}, String(m.lag)), h('td', {}, m.http_addr || ''))))));
-    } catch (err) { fill(box, errorBox(err, 'Cannot read cluster status')); }
+    } catch (err) {
+      // Refused outright: the router shows "Forbidden" instead of the page.
+      if (first && err instanceof ApiError && err.status === 403) throw err;
+      fill(box, errorBox(err, 'Cannot read cluster status'));
+    }
+    first = false;
     if (!stopped) timer = setTimeout(load, 2000);
   };
   fill(main, title('Cluster'), h('p', { class: 'hint' }, 'Refreshed every 2 seconds.'), box);
@@ -725,6 +750,8 @@ const routes = [
   [/^\/signin$/, signInView, 'signin'],
   [/^\/$/, namespacesView, 'namespaces'],
   [/^\/cluster$/, clusterView, 'cluster'],
+  [/^\/admin\/tokens$/, () => tokensView(main, title, errorBox, confirmButton), 'tokens'],
+  [/^\/admin\/bindings$/, () => bindingsView(main, title, errorBox, confirmButton), 'bindings'],
   [/^\/ns\/([^/]+)$/, (m, q) => namespaceView({ ns: m[1] }, q), 'namespaces'],
   [/^\/ns\/([^/]+)\/new-schema$/, (m) => schemaEditView({ ns: m[1] }), 'namespaces'],
   [/^\/ns\/([^/]+)\/schema-edit\/([^/]+)$/, (m) => schemaEditView({ ns: m[1], name: m[2] }), 'namespaces'],
@@ -744,6 +771,8 @@ async function route() {
     location.hash = `#/signin?next=${encodeURIComponent('#' + raw)}`;
     return;
   }
+  if (session.signedIn && !access && pathPart !== '/signin') await refreshWho();
+  if (seq !== renderSeq) return;
   for (const [re, view, nav] of routes) {
     const m = re.exec(pathPart);
     if (!m) continue;
@@ -763,7 +792,10 @@ async function route() {
         location.hash = `#/signin?next=${encodeURIComponent('#' + raw)}`;
         return;
       }
-      fill(main, title('Cannot show this page'), errorBox(err));
+      if (err instanceof ApiError && err.status === 403) {
+        // Reached anyway (a link, a typed address): the server refused.
+        fill(main, title('Forbidden'), h('p', { id: 'forbidden' }, 'Your roles do not allow this page. Ask an administrator for a role binding.'), errorBox(err));
+      } else fill(main, title('Cannot show this page'), errorBox(err));
     } finally {
       if (seq === renderSeq) {
         main.removeAttribute('aria-busy');
@@ -783,5 +815,5 @@ document.getElementById('signout').addEventListener('click', () => {
   location.hash = '#/signin';
 });
 window.addEventListener('hashchange', route);
-refreshWho();
+if (!session.signedIn) refreshWho();
 route();
