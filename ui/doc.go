@@ -9,6 +9,11 @@
 // Live updates read POST /v1/watch as NDJSON through fetch() streaming,
 // because EventSource cannot send an Authorization header.
 //
+// After sign-in the UI reads GET /v1/whoami and hides what the user's role
+// bindings do not allow (roles.js mirrors auth.Authorize); the server still
+// decides every request, and a 403 shows as a "Forbidden" page. admin.js
+// holds the global admin's pages: tokens and role bindings.
+//
 // The package has no state and imports only the standard library, so any
 // layer may serve its files; only httpapi does. The browser tests in
 // browser_test.go drive the UI in headless Chromium against a real node.
