@@ -375,7 +375,7 @@ func TestBrowser_Scenario(t *testing.T) {
 
 	// Narrow screens: lists and tables scroll inside their box, never the
 	// page. Signing out forgets the token and shows the sign-in page.
-	for _, route := range []string{"/", "/ns/payments", "/ns/payments/history/checkout/eu", "/ns/payments/schemas/checkout", "/cluster"} {
+	for _, route := range []string{"/", "/ns/payments", "/ns/payments/history/checkout/eu", "/ns/payments/schemas/checkout", "/cluster", "/admin/tokens", "/admin/bindings"} {
 		b.open(route)
 		b.waitJS("no sideways scrolling on "+route, "document.documentElement.scrollWidth <= window.innerWidth")
 	}
