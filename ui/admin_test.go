@@ -155,6 +155,12 @@ func TestBrowser_AdminTokensAndBindings(t *testing.T) {
 	a.click("#binding-form button[type=submit]")
 	a.waitText("#binding-form", "Bound editor of team")
 	a.waitJS("the binding's row", fmt.Sprintf(`[...document.querySelectorAll('#bindings tbody tr')].some((r) => r.textContent.includes(%q) && r.textContent.includes('(ci)'))`, id))
+	// A binding of the user's own token shows in the header at once.
+	a.do("role viewer", chromedp.SetValue(chromedp.CSS("#rb-role"), "viewer"))
+	a.typeInto("#rb-ns", "team")
+	a.typeInto("#rb-subject", strings.TrimPrefix(srv.Audit["alice"], "token:alice:"))
+	a.click("#binding-form button[type=submit]")
+	a.waitText("#who", "viewer of team")
 	a.checkLabels("bindings")
 	a.screenshot(shots, "bindings")
 

@@ -6,6 +6,12 @@ import { h, fill, fmtTime, enc, message } from './dom.js';
 
 const ROLES = ['viewer', 'editor', 'admin'];
 
+// rolesChanged tells the app that bindings changed: the signed-in user's
+// own roles may be among them, so it reads GET /v1/whoami again.
+function rolesChanged() {
+  window.dispatchEvent(new Event('schemakv:roles'));
+}
+
 function field(idFor, label, control, hint) {
   return h('div', { class: 'field' }, h('label', { for: idFor }, label), control,
     hint ? h('p', { class: 'hint', id: `${idFor}-hint` }, hint) : null);
@@ -132,6 +138,7 @@ export async function bindingsView(main, title, errorBox, confirmButton) {
     try {
       const r = await request('DELETE', `/v1/bindings/${enc(b.id)}`);
       fill(status, message('ok', `Binding removed at revision ${r.data.revision}.`));
+      rolesChanged();
       await load();
     } catch (err) { fill(status, errorBox(err, 'Not removed')); }
   });
@@ -155,6 +162,7 @@ export async function bindingsView(main, title, errorBox, confirmButton) {
         subject_kind: kindIn.value, subject: subjectIn.value.trim(), reason: reasonIn.value } })).data;
       form.reset();
       subjectIn.setAttribute('list', 'token-ids');
+      rolesChanged();
       fill(out, message('ok', `Bound ${r.role} ${r.namespace ? `of ${r.namespace}` : '(global)'} to ${r.subject_kind} ${r.subject} (binding ${r.id}).`));
       await load();
     } catch (err) { fill(out, errorBox(err, 'Not bound')); }

@@ -815,5 +815,6 @@ document.getElementById('signout').addEventListener('click', () => {
   location.hash = '#/signin';
 });
 window.addEventListener('hashchange', route);
+window.addEventListener('schemakv:roles', () => { refreshWho(); });
 if (!session.signedIn) refreshWho();
 route();
