@@ -468,8 +468,10 @@ func TestCluster_ReplicaAndNewVoter(t *testing.T) {
 	// Shrink at once: stop n4, remove it through a follower (forwarded).
 	tc.stop(v)
 	mustOK(t, http.MethodDelete, tc.url(tc.follower())+"/v1/cluster/members/n4", nil, nil)
+	// Asked of the leader: a follower learns of the removal only when the
+	// configuration entry reaches it, which may be after the answer.
 	for i := 0; ; i++ { // several reconcile rounds: it must stay out
-		mustOK(t, http.MethodGet, tc.url(0)+"/v1/cluster", nil, &cs)
+		mustOK(t, http.MethodGet, tc.url(tc.waitLeader())+"/v1/cluster", nil, &cs)
 		for _, m := range cs.Members {
 			if m.ID == "n4" && m.Suffrage != "none" {
 				t.Fatalf("n4 in raft's configuration after removal: %+v", m)
