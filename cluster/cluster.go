@@ -35,6 +35,7 @@ type Cluster struct {
 	mux     *mux
 	trans   *raft.NetworkTransport
 	logs    *raftboltdb.BoltStore
+	logView raft.LogStore // the cached log, read by the read index
 	snaps   raft.SnapshotStore
 	applied Applied
 	rpc     *rpcClients
@@ -117,6 +118,7 @@ func New(cfg Config, sm *fsm.FSM, applied Applied) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: log cache: %w", err)
 	}
+	c.logView = cache
 	c.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, cfg.SnapshotsRetained, hlog)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: snapshot store: %w", err)
@@ -412,14 +414,23 @@ func (c *Cluster) leaderReadIndex(ctx context.Context) (uint64, error) {
 	return c.leaderRI.get(ctx)
 }
 
-// fetchLeaderReadIndex runs one leader round: the applied index captured
+// fetchLeaderReadIndex runs one leader round: the commit index captured
 // after every waiting request arrived, confirmed by one VerifyLeader.
+//
+// It is the commit index, not the leader's applied index: a follower learns
+// of a commit from the leader and may apply it before the leader's own FSM
+// does, and a read served there must never be followed by a read (on any
+// node) that misses it. Every state visible on any node is at or below the
+// leader's commit index, so waiting to apply up to it sees all of them.
+// (Found by the Docker fault test pause-leader: a read on a follower saw a
+// write that the leader had committed but not yet applied, then a read on
+// the replica, given the leader's lower applied index, did not.)
 func (c *Cluster) fetchLeaderReadIndex(ctx context.Context) (uint64, error) {
 	term := c.raft.CurrentTerm()
 	if c.raft.State() != raft.Leader || c.readyTerm.Load() != term {
 		return 0, ErrNoLeader
 	}
-	idx := c.applied.Applied()
+	idx := c.stateIndex(c.raft.CommitIndex())
 	f := c.raft.VerifyLeader()
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
@@ -435,6 +446,25 @@ func (c *Cluster) fetchLeaderReadIndex(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("%w: term changed during the read", ErrNoLeader)
 	}
 	return idx, nil
+}
+
+// stateIndex returns the newest index at or below commit that changes what
+// the FSM holds: the newest command or configuration entry (raft hands the
+// FSM no other kind, so its applied index never reaches a trailing no-op or
+// barrier), or the FSM's applied index when nothing above it does. Waiting
+// for it is waiting for every committed state.
+func (c *Cluster) stateIndex(commit uint64) uint64 {
+	applied := c.applied.Applied()
+	for i := commit; i > applied; i-- {
+		var l raft.Log
+		if err := c.logView.GetLog(i, &l); err != nil {
+			return commit // cannot tell: the safe answer
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return i
+		}
+	}
+	return applied
 }
 
 // fetchRemoteReadIndex asks the leader for a read index.
