@@ -23,8 +23,9 @@ import (
 // to exactly one value. The checker collects the (value, revision) pairs
 // that any answer revealed (kvFacts) before it checks, and the model
 // compares a condition's revision with the revision of the value it holds.
-// A condition always names a revision a client saw with its value, so a
-// value whose revision nobody saw can never match it.
+// A condition names a revision a client saw, with its value or alone (a
+// 412's current revision); a value whose revision nobody saw may match a
+// revision that no other value is known to hold.
 
 // kvOpKind is the kind of an operation.
 type kvOpKind uint8
@@ -123,13 +124,14 @@ func collectFacts(ops []porcupine.Operation, stale []staleRead) (kvFacts, []stri
 }
 
 // matches reports whether a key in state s satisfies a condition on
-// revision rev (0: the key must not exist).
+// revision rev (0: the key must not exist). A client can learn a revision
+// without its value, from a 412's current revision, and name it in its next
+// condition; the value written there may be one whose write had an unknown
+// outcome and that nobody read. So, as in mayBeAt, a value whose revision
+// nobody saw may be the one at rev unless rev is known to be another
+// value's.
 func (f kvFacts) matches(s kvState, key string, rev uint64) bool {
-	if rev == 0 {
-		return !s.Exists
-	}
-	r, ok := f.revOf[s.Value]
-	return s.Exists && ok && r == rev
+	return f.mayBeAt(s, key, rev)
 }
 
 // mayBeAt reports whether state s can be the one the server described as
