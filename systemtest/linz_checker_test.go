@@ -126,6 +126,13 @@ func TestLinz_CheckerAccepts(t *testing.T) {
 			hop(2, 40, 50, cas("x", 5, "c"), mismatch(7)),
 			hop(3, 60, 70, get("x"), read("b", 2, 7)),
 		},
+		"cas on a revision learned from a 412, value never read": {
+			hop(0, 0, 10, put("x", "a"), wrote(1, 5, true)),
+			hop(1, 20, never, put("x", "b"), unknown),
+			hop(2, 40, 50, cas("x", 5, "c"), mismatch(7)),
+			hop(2, 60, 70, cas("x", 7, "d"), wrote(3, 9, false)),
+			hop(3, 80, 90, get("x"), read("d", 3, 9)),
+		},
 		"create if absent, delete, create again": {
 			hop(0, 0, 10, cas("x", 0, "a"), wrote(1, 5, true)),
 			hop(1, 20, 30, cas("x", 0, "b"), mismatch(5)),
