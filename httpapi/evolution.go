@@ -540,32 +540,6 @@ func (s *Server) schemaHistory(c *gin.Context) {
 	if !ok {
 		return
 	}
-	before, err := queryUint(c, "before")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	limit, err := s.limitParam(c, 100)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	v, err := s.readNamespace(c, ns)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	events, next, err := s.state.History(api.KindSchema, ns, name, before, limit)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if len(events) == 0 && before == 0 {
-		s.fail(c, apiErr(api.CodeSchemaNotFound, "schema %s/%s has no history", ns, name))
-		return
-	}
-	if events == nil {
-		events = []api.Event{}
-	}
-	s.render(c, http.StatusOK, api.History{Items: events, Revision: v.Revision(), Next: next})
+	s.historyPage(c, api.KindSchema, ns, name, func(c *gin.Context) (*store.View, error) { return s.readNamespace(c, ns) },
+		apiErr(api.CodeSchemaNotFound, "schema %s/%s has no history", ns, name))
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/fsm"
+	"github.com/schemakv/schemakv/store"
 )
 
 func (s *Server) configHistory(c *gin.Context) {
@@ -14,6 +15,14 @@ func (s *Server) configHistory(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.historyPage(c, api.KindConfig, ns, key, s.read,
+		apiErr(api.CodeConfigNotFound, "config %s/%s has no history", ns, key))
+}
+
+// historyPage answers one page (?before=&limit=) of an object's history,
+// newest first, from the view read picks; an object without any event is
+// notFound.
+func (s *Server) historyPage(c *gin.Context, kind, ns, key string, read func(*gin.Context) (*store.View, error), notFound error) {
 	before, err := queryUint(c, "before")
 	if err != nil {
 		s.fail(c, err)
@@ -24,18 +33,18 @@ func (s *Server) configHistory(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	v, err := s.read(c)
+	v, err := read(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	events, next, err := s.state.History(api.KindConfig, ns, key, before, limit)
+	events, next, err := s.state.History(kind, ns, key, before, limit)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	if len(events) == 0 && before == 0 {
-		s.fail(c, apiErr(api.CodeConfigNotFound, "config %s/%s has no history", ns, key))
+		s.fail(c, notFound)
 		return
 	}
 	if events == nil {

@@ -376,9 +376,9 @@ func (s *Server) getMigration(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	m, found := v.Migration(ns, c.Param("id"))
-	if !found || m.Name != name {
-		s.fail(c, apiErr(api.CodeMigrationNotFound, "migration %q of %s/%s not found", c.Param("id"), ns, name))
+	m, err := migrationOf(v, ns, name, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	s.render(c, http.StatusOK, m)
@@ -394,9 +394,9 @@ func (s *Server) resumeMigration(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	m, found := v.Migration(ns, c.Param("id"))
-	if !found || m.Name != name {
-		s.fail(c, apiErr(api.CodeMigrationNotFound, "migration %q of %s/%s not found", c.Param("id"), ns, name))
+	m, err := migrationOf(v, ns, name, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	if m.State != api.MigrationRunning {
@@ -405,4 +405,13 @@ func (s *Server) resumeMigration(c *gin.Context) {
 	}
 	s.mig.drive(ns, m.ID)
 	s.render(c, http.StatusAccepted, m)
+}
+
+// migrationOf finds migration id of schema ns/name.
+func migrationOf(v *store.View, ns, name, id string) (*api.Migration, error) {
+	m, found := v.Migration(ns, id)
+	if !found || m.Name != name {
+		return nil, apiErr(api.CodeMigrationNotFound, "migration %q of %s/%s not found", id, ns, name)
+	}
+	return m, nil
 }
