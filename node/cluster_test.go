@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/internal/testport"
 	"github.com/schemakv/schemakv/node"
 )
 
@@ -30,16 +30,16 @@ type testCluster struct {
 	started []string // node IDs started at least once
 }
 
-// freeAddr returns a loopback address with a port free at the moment (for
-// gossip, whose address others must know before it starts).
+// freeAddr returns a loopback address whose port is free now and outside
+// the kernel's ephemeral range (see internal/testport), for gossip and raft
+// addresses that others must know before the node starts.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := testport.Addr("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 func clusterConfig(t testing.TB, id string, expect int, join []string) node.Config {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/schemakv/schemakv/internal/testport"
 )
 
 // procClusterOptions sizes a cluster of processes.
@@ -149,32 +151,17 @@ func newProcClusterUnformed(t testing.TB, o procClusterOptions) *procCluster {
 	return c
 }
 
-// freePorts returns n distinct ports that are free for TCP and UDP on ip.
+// freePorts returns n distinct ports on ip that are free for TCP and UDP
+// now and outside the kernel's ephemeral range (see internal/testport).
 func freePorts(t testing.TB, ip string, n int) []int {
 	t.Helper()
-	var out []int
-	for tries := 0; len(out) < n; tries++ {
-		if tries > 200 {
-			t.Fatalf("no %d free ports on %s", n, ip)
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	out := make([]int, n)
+	for i := range out {
+		p, err := testport.Free(ip)
 		if err != nil {
-			t.Fatalf("listen on %s: %v", ip, err)
+			t.Fatal(err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		dup := false
-		for _, p := range out {
-			dup = dup || p == port
-		}
-		if !dup {
-			out = append(out, port)
-		}
+		out[i] = p
 	}
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -330,15 +329,11 @@ func createClusterNetwork(t testing.TB, name, label string) string {
 	return ""
 }
 
-// freePort returns a TCP port free on 127.0.0.1 right now.
+// freePort returns a TCP port free on 127.0.0.1 now and outside the
+// kernel's ephemeral range (see internal/testport).
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freePorts(t, "127.0.0.1", 1)[0]
 }
 
 // flagsToEnv turns "--flag", "value" pairs into SCHEMAKV_FLAG=value.
