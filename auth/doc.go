@@ -17,6 +17,11 @@
 //     allow-list, issuer, audience, exp and nbf with a small leeway. When
 //     the issuer cannot be reached, tokens signed by cached keys still
 //     verify and everything else is refused: nothing fails open.
+//   - OIDC sign-in of the web UI (oidc_signin.go): the node redeems an
+//     authorization code at the issuer's token endpoint (PKCE; a client
+//     secret if configured), verifies the id_token with the same verifier
+//     as bearer JWTs and checks its nonce. No error it returns holds the
+//     code, the verifier, a secret, a token or the issuer's raw answer.
 //   - RBAC (rbac.go): roles admin ⊇ editor ⊇ viewer, bound globally or to
 //     one namespace, to a token id, an OIDC subject or an OIDC group.
 //     Authorize is the one decision function; it denies by default.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
 )
 
 // OIDCConfig configures the verification of bearer JWTs from one issuer.
@@ -37,6 +38,9 @@ type OIDCConfig struct {
 	Timeout time.Duration
 	// HTTPClient talks to the issuer; nil means a client with Timeout.
 	HTTPClient *http.Client
+	// UI configures sign-in to the web UI with the authorization code flow
+	// and PKCE (oidc_signin.go); its zero value offers it with defaults.
+	UI OIDCUIConfig
 }
 
 // Defaults of OIDCConfig.
@@ -72,7 +76,7 @@ func (c OIDCConfig) Validate() error {
 			return fmt.Errorf("auth: oidc: algorithm %q is not allowed (asymmetric algorithms only: RS256, ES256, ...)", a)
 		}
 	}
-	return nil
+	return c.UI.Validate()
 }
 
 func (c OIDCConfig) withDefaults() OIDCConfig {
@@ -94,6 +98,7 @@ func (c OIDCConfig) withDefaults() OIDCConfig {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: c.Timeout}
 	}
+	c.UI = c.UI.withDefaults(c.Audience)
 	return c
 }
 
@@ -104,8 +109,17 @@ type oidcVerifier struct {
 
 	mu          sync.Mutex
 	verifier    *oidc.IDTokenVerifier // nil until discovery succeeded
+	provider    providerMeta          // set with verifier
 	lastAttempt time.Time
 	lastErr     error
+}
+
+// providerMeta is what the sign-in flow needs from the discovery document.
+type providerMeta struct {
+	endpoint oauth2.Endpoint
+	// authMethods is token_endpoint_auth_methods_supported; empty means
+	// client_secret_basic (RFC 8414).
+	authMethods []string
 }
 
 func newOIDCVerifier(cfg OIDCConfig, now func() time.Time) (*oidcVerifier, error) {
@@ -135,12 +149,14 @@ func (v *oidcVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 		return nil, v.lastErr
 	}
 	var meta struct {
-		JWKSURI string `json:"jwks_uri"`
+		JWKSURI     string   `json:"jwks_uri"`
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
 		v.lastErr = fmt.Errorf("auth: oidc discovery of %s: no jwks_uri", v.cfg.IssuerURL)
 		return nil, v.lastErr
 	}
+	v.provider = providerMeta{endpoint: p.Endpoint(), authMethods: meta.AuthMethods}
 	ks := &keySet{url: meta.JWKSURI, cfg: v.cfg}
 	algs := v.cfg.Algorithms
 	leeway := v.cfg.Leeway
@@ -154,31 +170,48 @@ func (v *oidcVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	return v.verifier, nil
 }
 
+// meta returns what discovery found, running it if needed (see get).
+func (v *oidcVerifier) meta(ctx context.Context) (providerMeta, error) {
+	if _, err := v.get(ctx); err != nil {
+		return providerMeta{}, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.provider, nil
+}
+
 func (v *oidcVerifier) verify(ctx context.Context, raw string) (Principal, error) {
+	p, _, err := v.verifyToken(ctx, raw)
+	return p, err
+}
+
+// verifyToken is verify that also returns the verified token (its nonce
+// and expiry serve the sign-in flow).
+func (v *oidcVerifier) verifyToken(ctx context.Context, raw string) (Principal, *oidc.IDToken, error) {
 	ver, err := v.get(ctx)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return Principal{}, nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	tok, err := ver.Verify(ctx, raw)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return Principal{}, nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
 	var claims map[string]json.RawMessage
 	if err := tok.Claims(&claims); err != nil {
-		return Principal{}, fmt.Errorf("%w: jwt claims: %v", ErrUnauthenticated, err)
+		return Principal{}, nil, fmt.Errorf("%w: jwt claims: %v", ErrUnauthenticated, err)
 	}
 	// go-oidc allows a fixed 5 minutes of skew on nbf; apply ours.
 	if nb, ok := claims["nbf"]; ok {
 		var nbf float64
 		if err := json.Unmarshal(nb, &nbf); err != nil {
-			return Principal{}, fmt.Errorf("%w: jwt nbf is not a number", ErrUnauthenticated)
+			return Principal{}, nil, fmt.Errorf("%w: jwt nbf is not a number", ErrUnauthenticated)
 		}
 		if t := time.Unix(int64(nbf), 0); v.now().Add(v.cfg.Leeway).Before(t) {
-			return Principal{}, fmt.Errorf("%w: jwt not valid before %s", ErrUnauthenticated, t.UTC().Format(time.RFC3339))
+			return Principal{}, nil, fmt.Errorf("%w: jwt not valid before %s", ErrUnauthenticated, t.UTC().Format(time.RFC3339))
 		}
 	}
 	if tok.Subject == "" {
-		return Principal{}, fmt.Errorf("%w: jwt has no subject", ErrUnauthenticated)
+		return Principal{}, nil, fmt.Errorf("%w: jwt has no subject", ErrUnauthenticated)
 	}
 	p := Principal{Kind: KindOIDC, ID: tok.Subject, Subject: tok.Subject}
 	for _, c := range []string{"name", "email", "preferred_username"} {
@@ -197,10 +230,10 @@ func (v *oidcVerifier) verify(ctx context.Context, raw string) (Principal, error
 		case json.Unmarshal(g, &one) == nil:
 			p.Groups = []string{one}
 		default:
-			return Principal{}, fmt.Errorf("%w: jwt claim %q is neither a string nor a list of strings", ErrUnauthenticated, v.cfg.GroupsClaim)
+			return Principal{}, nil, fmt.Errorf("%w: jwt claim %q is neither a string nor a list of strings", ErrUnauthenticated, v.cfg.GroupsClaim)
 		}
 	}
-	return p, nil
+	return p, tok, nil
 }
 
 // keySet is the issuer's JWKS, cached. A token signed with a key id the

@@ -391,6 +391,13 @@ func TestOIDCConfig_Validate(t *testing.T) {
 		{IssuerURL: "https://x", Audience: "a", Algorithms: []string{"HS256"}},
 		{IssuerURL: "https://x", Audience: "a", Algorithms: []string{"none"}},
 		{IssuerURL: "https://x", Audience: "a", Leeway: time.Hour},
+		{IssuerURL: "https://x", Audience: "a", UI: auth.OIDCUIConfig{Scopes: []string{"profile"}}},
+		{IssuerURL: "https://x", Audience: "a", UI: auth.OIDCUIConfig{Scopes: []string{"openid", "a b"}}},
+		{IssuerURL: "https://x", Audience: "a", UI: auth.OIDCUIConfig{Scopes: []string{}}},
+		{IssuerURL: "https://x", Audience: "a", UI: auth.OIDCUIConfig{RedirectURL: "/ui/"}},
+		{IssuerURL: "https://x", Audience: "a", UI: auth.OIDCUIConfig{RedirectURL: "javascript:alert(1)"}},
+		{IssuerURL: "https://x", Audience: "a", UI: auth.OIDCUIConfig{RedirectURL: "https://u:p@h/ui/"}},
+		{IssuerURL: "https://x", Audience: "a", UI: auth.OIDCUIConfig{RedirectURL: "https://h/ui/#x"}},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: valid; want an error", c)
@@ -398,5 +405,9 @@ func TestOIDCConfig_Validate(t *testing.T) {
 	}
 	if err := (auth.OIDCConfig{IssuerURL: "https://x", Audience: "a"}).Validate(); err != nil {
 		t.Errorf("minimal config: %v", err)
+	}
+	ui := auth.OIDCUIConfig{ClientID: "ui", ClientSecret: "s", Scopes: []string{"openid", "groups"}, RedirectURL: "https://config.example.com/schemakv/ui/"}
+	if err := (auth.OIDCConfig{IssuerURL: "https://x", Audience: "a", UI: ui}).Validate(); err != nil {
+		t.Errorf("full UI config: %v", err)
 	}
 }

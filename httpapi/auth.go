@@ -105,6 +105,12 @@ var routeRules = map[string]rule{
 	"POST /v1/bindings":        {action: auth.ActionClusterAdmin},
 	"GET /v1/bindings":         {action: auth.ActionClusterAdmin},
 	"DELETE /v1/bindings/:id":  {action: auth.ActionClusterAdmin},
+
+	// The UI's OIDC sign-in happens before there is a credential: the
+	// parameters to start it, and the code exchange (oidc.go), which the
+	// identity provider's code, PKCE verifier and nonce protect.
+	"GET /v1/auth/oidc":        {public: true},
+	"POST /v1/auth/oidc/token": {public: true},
 }
 
 // Routes returns every route the engine serves (gin's own table).

@@ -66,6 +66,9 @@ type Config struct {
 	// Auth authenticates every request but GET /v1/health (auth.go).
 	// Required unless DevMode.
 	Auth Authenticator
+	// OIDC runs the web UI's OIDC sign-in (oidc.go); nil means it is not
+	// offered.
+	OIDC OIDCSignIn
 	// DevMode turns authentication and authorisation off: every request
 	// may do everything, recorded as the X-Schemakv-Principal header.
 	// Only for development on loopback (node enforces that).

@@ -39,6 +39,16 @@
 // own files and call only this server. The files are public; the data the
 // UI shows comes through the same /v1 routes, with the user's token.
 //
+// oidc.go is the UI's OIDC sign-in, shaped as a "backend for frontend":
+// the browser goes to the identity provider by top-level navigation only
+// (the CSP allows it no other origin for requests), comes back to /ui/ with
+// a code, and POSTs the code, its PKCE verifier and nonce to
+// /v1/auth/oidc/token; the node redeems it at the token endpoint and hands
+// back the verified id_token, which the UI then sends as its bearer token.
+// The node keeps no session state. Both routes are public, the exchange is
+// bounded (body, fields, MaxOIDCExchanges at once, the issuer timeout) and
+// only for a redirect URI of this UI.
+//
 // # Identity
 //
 // Until authentication lands, the principal recorded in history is taken

@@ -39,6 +39,9 @@ var errorCodes = []struct {
 	{store.ErrBindingExists, api.CodeBindingExists},
 	{store.ErrAuthBootstrapped, api.CodeAuthBootstrapped},
 	{auth.ErrUnauthenticated, api.CodeUnauthenticated},
+	{auth.ErrOIDCSignInOff, api.CodeOIDCNotConfigured},
+	{auth.ErrOIDCCodeRefused, api.CodeOIDCSignInRefused},
+	{auth.ErrOIDCProvider, api.CodeOIDCProvider},
 	{store.ErrClosed, api.CodeShuttingDown},
 	{schema.ErrTooLarge, api.CodeSchemaTooLarge},
 	{schema.ErrNotFound, api.CodeSchemaNotFound},
@@ -127,7 +130,7 @@ func itemError(index int, err error) api.ItemError {
 // packagePrefixes are the "pkg: " prefixes of the sentinels in errorCodes.
 // The code already says which failure it is, so a message meant for users
 // drops them.
-var packagePrefixes = []string{"store: ", "schema: ", "cluster: ", "fsm: ", "jsonutil: ", "index: "}
+var packagePrefixes = []string{"store: ", "schema: ", "cluster: ", "fsm: ", "jsonutil: ", "index: ", "auth: "}
 
 // userMessage is err's text without a leading package prefix.
 func userMessage(err error) string {

@@ -70,6 +70,7 @@ type Server struct {
 	importLimits  ImportLimits  // imports.go
 	importDrivers driverSet     // uploads running on this node
 	importSem     chan struct{} // the validation pool's tokens
+	oidcSem       chan struct{} // code exchanges running (oidc.go)
 
 	reqDuration        *prometheus.HistogramVec
 	validationFailures *prometheus.CounterVec
@@ -123,6 +124,7 @@ func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
 	s.watch = newWatchState(st, cfg.Limits)
 	s.importLimits = cfg.Limits.Imports.withDefaults()
 	s.importSem = make(chan struct{}, validationWorkers())
+	s.oidcSem = make(chan struct{}, MaxOIDCExchanges)
 	s.mig = newMigrations(s)
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
@@ -210,6 +212,9 @@ func (s *Server) routes() {
 	s.importRoutes(v1)
 
 	s.uiRoutes() // ui.go: the web UI under /ui/
+	// The UI's OIDC sign-in (oidc.go); public, see routeRules.
+	get(v1, "/auth/oidc", s.oidcSignIn)
+	v1.POST("/auth/oidc/token", s.oidcToken)
 	// Authentication state (tokens.go); admin only, see routeRules.
 	get(v1, "/whoami", s.whoami)
 	v1.POST("/tokens", s.createToken)

@@ -59,6 +59,11 @@ func (s *Server) whoami(c *gin.Context) {
 		s.render(c, http.StatusOK, api.WhoAmI{Kind: "dev", Audit: s.auditPrincipal(c), Bindings: []api.RoleBinding{}})
 		return
 	}
+	s.render(c, http.StatusOK, s.whoAmIOf(p))
+}
+
+// whoAmIOf describes principal p with the role bindings that apply to it.
+func (s *Server) whoAmIOf(p auth.Principal) api.WhoAmI {
 	out := api.WhoAmI{Kind: string(p.Kind), ID: p.ID, Name: p.Name, Subject: p.Subject, Groups: p.Groups,
 		Audit: p.Audit(), Bindings: []api.RoleBinding{}}
 	for _, b := range s.state.View().Bindings() {
@@ -66,7 +71,7 @@ func (s *Server) whoami(c *gin.Context) {
 			out.Bindings = append(out.Bindings, b)
 		}
 	}
-	s.render(c, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) createToken(c *gin.Context) {

@@ -228,7 +228,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	api, err := httpapi.New(httpapi.Config{
 		NodeID: cfg.NodeID, Version: Version, Limits: cfg.Limits, Logger: log,
 		Registerer: reg, Gatherer: reg,
-		Auth: authn, DevMode: cfg.Auth.Dev, MetricsOpen: cfg.Auth.MetricsOpen, RevokeWait: cfg.Auth.RevokeWait,
+		Auth: authn, OIDC: authn, DevMode: cfg.Auth.Dev, MetricsOpen: cfg.Auth.MetricsOpen, RevokeWait: cfg.Auth.RevokeWait,
 	}, n.store, n.cluster, schema.NewCache(schema.Config{MaxSchemaBytes: cfg.Limits.MaxSchemaBytes}))
 	if err != nil {
 		return nil, err

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -27,6 +29,12 @@ type authFlags struct {
 	oidcAlgorithms []string
 	oidcLeeway     time.Duration
 	oidcRefresh    time.Duration
+	// The web UI's OIDC sign-in.
+	oidcUI            bool
+	oidcUIClientID    string
+	oidcUISecretFile  string
+	oidcUIScopes      string
+	oidcUIRedirectURL string
 }
 
 func (af *authFlags) register(f *pflag.FlagSet) {
@@ -40,6 +48,11 @@ func (af *authFlags) register(f *pflag.FlagSet) {
 	f.StringSliceVar(&af.oidcAlgorithms, "oidc-algorithms", []string{"RS256", "ES256"}, "allowed JWT signing algorithms")
 	f.DurationVar(&af.oidcLeeway, "oidc-leeway", auth.DefaultOIDCLeeway, "clock skew allowed on exp and nbf")
 	f.DurationVar(&af.oidcRefresh, "oidc-refresh-interval", auth.DefaultOIDCRefreshInterval, "least time between two JWKS fetches on an unknown key id")
+	f.BoolVar(&af.oidcUI, "oidc-ui", true, "offer OIDC sign-in (authorization code + PKCE) in the web UI when --oidc-issuer is set")
+	f.StringVar(&af.oidcUIClientID, "oidc-ui-client-id", "", "OAuth client id of the web UI's sign-in (default: --oidc-audience)")
+	f.StringVar(&af.oidcUISecretFile, "oidc-ui-client-secret-file", "", "file holding the client secret, for identity providers that register the UI as a confidential client (default: a public client, PKCE only)")
+	f.StringVar(&af.oidcUIScopes, "oidc-ui-scopes", strings.Join(auth.DefaultOIDCUIScopes, " "), `scopes the web UI's sign-in requests, separated by spaces or commas; must include "openid"`)
+	f.StringVar(&af.oidcUIRedirectURL, "oidc-ui-redirect-url", "", "the UI's address registered at the identity provider as redirect URI (default: the address the browser used + /ui/); set it behind a proxy")
 }
 
 func (af *authFlags) apply(cfg *node.Config) error {
@@ -56,10 +69,24 @@ func (af *authFlags) apply(cfg *node.Config) error {
 		}
 		cfg.Auth.BootstrapToken = t
 	}
+	if af.oidcIssuer == "" && (af.oidcUIClientID != "" || af.oidcUISecretFile != "" || af.oidcUIRedirectURL != "") {
+		return errors.New("--oidc-ui-client-id, --oidc-ui-client-secret-file and --oidc-ui-redirect-url need --oidc-issuer")
+	}
 	if af.oidcIssuer != "" || af.oidcAudience != "" {
 		o := &auth.OIDCConfig{
 			IssuerURL: af.oidcIssuer, Audience: af.oidcAudience, Algorithms: af.oidcAlgorithms,
 			GroupsClaim: af.oidcGroups, Leeway: af.oidcLeeway, RefreshInterval: af.oidcRefresh,
+			UI: auth.OIDCUIConfig{
+				Disabled: !af.oidcUI, ClientID: af.oidcUIClientID, RedirectURL: af.oidcUIRedirectURL,
+				Scopes: strings.FieldsFunc(af.oidcUIScopes, func(r rune) bool { return r == ' ' || r == ',' }),
+			},
+		}
+		if af.oidcUISecretFile != "" {
+			s, err := readTokenFile(af.oidcUISecretFile)
+			if err != nil {
+				return fmt.Errorf("--oidc-ui-client-secret-file: %w", err)
+			}
+			o.UI.ClientSecret = s
 		}
 		if err := o.Validate(); err != nil {
 			return err
