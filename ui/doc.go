@@ -6,6 +6,12 @@
 // the server that served it, through the public HTTP API, sending the API
 // token the user pasted at sign-in as "Authorization: Bearer <token>" on
 // every request (kept in sessionStorage, so it lasts as long as the tab).
+//
+// With an OIDC issuer configured, oidc.js signs in with the authorization
+// code flow and PKCE: the browser reaches the identity provider only by
+// top-level navigation, and the server redeems the code (POST
+// /v1/auth/oidc/token) and returns the verified id_token, which becomes the
+// bearer token. The page checks the state; the server checks the nonce.
 // Live updates read POST /v1/watch as NDJSON through fetch() streaming,
 // because EventSource cannot send an Authorization header.
 //

@@ -40,6 +40,13 @@ type testServer struct {
 // httpGet sends.
 func startServer(t *testing.T) testServer {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with mod applied to the node's
+// configuration before it starts (an OIDC issuer, say).
+func startServerWith(t *testing.T, mod func(*node.Config)) testServer {
+	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
@@ -49,6 +56,9 @@ func startServer(t *testing.T) testServer {
 	cfg.Auth.BootstrapToken = uiTestAdminToken
 	lw := &logWriter{t: t}
 	cfg.Logger = slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if mod != nil {
+		mod(&cfg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	n, err := node.Start(ctx, cfg)

@@ -27,6 +27,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -84,6 +85,7 @@ type Provider struct {
 	codes     map[string]*grant
 	hangToken chan struct{} // non-nil: /token waits for it (or the request's end)
 	deny      string        // non-empty: /authorize answers this OAuth error
+	consent   bool          // /authorize shows a page to approve on
 
 	tokenRequests atomic.Int64
 	tokensIssued  atomic.Int64
@@ -158,6 +160,15 @@ func (p *Provider) Deny(oauthError string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.deny = oauthError
+}
+
+// Consent makes /authorize show a page with an "Approve" link (id
+// "approve") instead of approving at once; the link is the same request
+// with approve=1. A browser test uses it to stop on the provider's page.
+func (p *Provider) Consent(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.consent = on
 }
 
 // Hang makes the token endpoint accept requests and never answer them
@@ -275,7 +286,7 @@ var verifierRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p.mu.Lock()
-	cfg, deny := p.cfg, p.deny
+	cfg, deny, consent := p.cfg, p.deny, p.consent
 	p.mu.Unlock()
 	// Errors about the client or the redirect URI are shown here, never
 	// sent to an unverified address (RFC 6749 §4.1.2.1).
@@ -308,6 +319,13 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	case q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43:
 		back(url.Values{"error": {"invalid_request"}, "error_description": {"PKCE with S256 is required"}})
+		return
+	}
+	if consent && q.Get("approve") != "1" {
+		q.Set("approve", "1")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><title>oidctest</title><h1>Sign in to %s?</h1><p>as %s</p><a id=\"approve\" href=\"/authorize?%s\">Approve</a>\n",
+			html.EscapeString(cfg.ClientID), html.EscapeString(cfg.User.Subject), html.EscapeString(q.Encode()))
 		return
 	}
 	code := randomString(24)

@@ -1,22 +1,42 @@
-// The HTTP API client of the UI. Every request carries the token the user
-// pasted at sign-in as a Bearer header; the token lives in sessionStorage,
-// so it is gone when the tab closes.
+// The HTTP API client of the UI. Every request carries the user's bearer
+// token: the API token pasted at sign-in, or the id_token of an OIDC
+// sign-in (oidc.js). It lives in sessionStorage, so it is gone when the tab
+// closes.
 
 const TOKEN = 'schemakv.token';
 const PRINCIPAL = 'schemakv.principal';
+const EXPIRES = 'schemakv.expires';
+const NOTICE = 'schemakv.notice';
 
 export const session = {
   get token() { return sessionStorage.getItem(TOKEN) || ''; },
   get principal() { return sessionStorage.getItem(PRINCIPAL) || ''; },
   get signedIn() { return sessionStorage.getItem(TOKEN) !== null; },
-  signIn(token, principal) {
+  /** expired: the session has an expiry (OIDC) and it has passed. */
+  get expired() {
+    const e = Date.parse(sessionStorage.getItem(EXPIRES) || '');
+    return !Number.isNaN(e) && Date.now() >= e;
+  },
+  /** signIn keeps a token; expiresAt (RFC 3339) is set for an id_token. */
+  signIn(token, principal, expiresAt) {
     sessionStorage.setItem(TOKEN, token);
     if (principal) sessionStorage.setItem(PRINCIPAL, principal);
     else sessionStorage.removeItem(PRINCIPAL);
+    if (expiresAt) sessionStorage.setItem(EXPIRES, expiresAt);
+    else sessionStorage.removeItem(EXPIRES);
   },
   signOut() {
     sessionStorage.removeItem(TOKEN);
     sessionStorage.removeItem(PRINCIPAL);
+    sessionStorage.removeItem(EXPIRES);
+  },
+  /** notice keeps a message for the next sign-in page ("session expired"). */
+  set notice(text) { sessionStorage.setItem(NOTICE, text); },
+  /** takeNotice returns the kept message once. */
+  takeNotice() {
+    const n = sessionStorage.getItem(NOTICE) || '';
+    sessionStorage.removeItem(NOTICE);
+    return n;
   },
 };
 

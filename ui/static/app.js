@@ -9,6 +9,7 @@ import { SchemaForm, jsonSyntaxError } from './form.js';
 import { closedReport } from './closed.js';
 import { Access } from './roles.js';
 import { tokensView, bindingsView } from './admin.js';
+import * as oidc from './oidc.js';
 
 const main = document.getElementById('main');
 const liveEl = document.getElementById('live');
@@ -16,6 +17,10 @@ let cleanup = null;
 let renderSeq = 0;
 // access is what the signed-in user may do (GET /v1/whoami); null until read.
 let access = null;
+// signInFailure is why the last OIDC sign-in failed, shown once by the
+// sign-in page.
+let signInFailure = null;
+const EXPIRED = 'Your session expired: sign in again.';
 
 // ---- shared pieces -------------------------------------------------------
 
@@ -28,6 +33,7 @@ function title(text, ...crumbs) {
 /** errorBox shows an API error with its code and every detail. */
 function errorBox(err, lead) {
   if (!(err instanceof ApiError)) return message('error', `${lead ? lead + ': ' : ''}${err.message || err}`);
+  if (err.status === 401 && session.expired) return message('error', `${lead ? lead + ': ' : ''}${EXPIRED}`);
   const details = [...err.details, ...err.items.flatMap((i) => i.details || [{ pointer: `#${i.index}`, message: i.message }])];
   return h('div', { class: 'msg msg-error', role: 'alert', 'data-code': err.code },
     `${lead ? lead + ': ' : ''}${err.message} (${err.code}, HTTP ${err.status})`,
@@ -76,6 +82,9 @@ function confirmButton(label, question, act, extra = () => null) {
 // ---- sign-in -------------------------------------------------------------
 
 async function signInView(params) {
+  const notice = session.takeNotice();
+  const failure = signInFailure;
+  signInFailure = null;
   const tokenIn = h('input', { id: 'token', type: 'password', autocomplete: 'off', 'aria-describedby': 'token-hint' });
   const nameIn = h('input', { id: 'principal', type: 'text', autocomplete: 'username', value: session.principal, 'aria-describedby': 'principal-hint' });
   const out = h('div', {});
@@ -105,8 +114,31 @@ async function signInView(params) {
   h('div', { class: 'field' }, h('label', { for: 'principal' }, 'Your name (optional)'), nameIn,
     h('p', { class: 'hint', id: 'principal-hint' }, 'Recorded in history as who made a change, when the server takes it from the request.')),
   h('button', { type: 'submit' }, 'Sign in'), out);
-  fill(main, title('Sign in'), form);
+  const sso = h('div', {});
+  fill(main, title('Sign in'),
+    notice ? h('p', { class: 'msg msg-info', role: 'status', id: 'signin-notice' }, notice) : null,
+    failure ? h('div', { id: 'signin-error' }, failure instanceof ApiError ? errorBox(failure, 'Sign-in failed') : message('error', failure.message)) : null,
+    h('div', { class: 'signin-ways' }, sso, form));
   tokenIn.focus();
+  // Single sign-on, when the server has an OIDC issuer.
+  let p;
+  try { p = await oidc.params(); } catch (err) {
+    // 404: a server without the route. Anything else: say why, keep the token form.
+    if (!(err instanceof ApiError) || err.status !== 404) fill(sso, h('section', { class: 'panel' }, errorBox(err, 'Single sign-on is unavailable')));
+    return;
+  }
+  if (!p.enabled) return;
+  const name = oidc.providerName(p);
+  const out2 = h('div', {});
+  const button = h('button', { type: 'button', id: 'oidc-signin', 'aria-describedby': 'oidc-hint', onclick: async () => {
+    button.disabled = true;
+    try { await oidc.start(p, params.next); } catch (err) { button.disabled = false; fill(out2, errorBox(err, 'Cannot start the sign-in')); }
+  } }, `Sign in with ${name}`);
+  fill(sso, h('section', { class: 'panel signin-oidc', 'aria-labelledby': 'oidc-title' },
+    h('h2', { id: 'oidc-title' }, 'Single sign-on'), button,
+    h('p', { class: 'hint', id: 'oidc-hint' }, `You go to ${name} to sign in and come back here.`), out2));
+  // The button takes the focus unless the user is already typing a token.
+  if (document.activeElement === tokenIn && !tokenIn.value) button.focus();
 }
 
 async function refreshWho() {
@@ -788,7 +820,9 @@ async function route() {
     } catch (err) {
       if (seq !== renderSeq) return;
       if (err instanceof ApiError && err.status === 401) {
+        if (session.expired) session.notice = EXPIRED;
         session.signOut();
+        refreshWho(); // the header forgets who was signed in
         location.hash = `#/signin?next=${encodeURIComponent('#' + raw)}`;
         return;
       }
@@ -816,5 +850,20 @@ document.getElementById('signout').addEventListener('click', () => {
 });
 window.addEventListener('hashchange', route);
 window.addEventListener('schemakv:roles', () => { refreshWho(); });
-if (!session.signedIn) refreshWho();
-route();
+/** start shows the first page, completing an OIDC sign-in first if the provider just sent the browser back. */
+async function start() {
+  if (oidc.returning()) {
+    fill(main, title('Signing in…'), h('p', { role: 'status' }, 'Completing the sign-in…'));
+    try {
+      const next = await oidc.complete();
+      await refreshWho();
+      history.replaceState(null, '', location.pathname + next);
+    } catch (err) {
+      session.signOut();
+      signInFailure = err;
+    }
+  } else if (!session.signedIn) refreshWho();
+  route();
+}
+
+start();
