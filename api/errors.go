@@ -52,7 +52,7 @@ const (
 	CodeImportOffset   = "import_offset"    // 409 upload resumed at the wrong offset; Revision unused, the message names the offset
 	CodeImportTooLarge = "import_too_large" // 413 upload beyond the byte, entry or atomic-entry limit
 	CodeTooManyImports = "too_many_imports" // 429 the concurrent running jobs limit is reached
-	CodeInvalidImport  = "invalid_import"   // 400 the upload is not NDJSON / a JSON array of entries
+	CodeInvalidImport  = "invalid_import"   // 400 the upload is not NDJSON / a JSON array of entries / a tar of the GitOps layout
 
 	// Schema evolution (issue 5). CodeEvolutionCheckFailed carries the
 	// report in Error.Checks; CodeEvolutionConflict means a write pinned the

@@ -18,6 +18,12 @@ const (
 const (
 	ImportNDJSON    = "ndjson" // one entry object per line
 	ImportJSONArray = "json"   // one JSON array of entry objects
+	// ImportTar is a tar of the GitOps directory layout (package gitops):
+	// each config file below namespaces/<ns>/configs/ is one entry.
+	ImportTar = "tar"
+	// ImportTarGzip is ImportTar compressed with gzip. It cannot resume at
+	// a non-zero offset.
+	ImportTarGzip = "tar.gz"
 )
 
 // Import job states. Running is the only state that is not final.
@@ -42,12 +48,17 @@ type ImportEntry struct {
 // ImportError is one entry that failed: its position in the upload (0-based
 // entry index), where it was going, and why.
 type ImportError struct {
-	Index     int64        `json:"index"`
-	Namespace string       `json:"namespace,omitempty"`
-	Key       string       `json:"key,omitempty"`
-	Code      string       `json:"code"`
-	Message   string       `json:"message"`
-	Details   []FieldError `json:"details,omitempty"`
+	Index     int64  `json:"index"`
+	Namespace string `json:"namespace,omitempty"`
+	Key       string `json:"key,omitempty"`
+	// File and Line locate the failure in a tar upload: the path in the
+	// archive (of the file, or of the directory the layout does not allow)
+	// and, when known, the line of that file.
+	File    string       `json:"file,omitempty"`
+	Line    int          `json:"line,omitempty"`
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Details []FieldError `json:"details,omitempty"`
 }
 
 // ImportJob is the replicated state of one bulk import job.
@@ -69,8 +80,10 @@ type ImportJob struct {
 	// (Content-Length or ?size=); 0 when unknown.
 	Size int64 `json:"size,omitempty"`
 	// Offset is the number of upload bytes acknowledged: every entry before
-	// it is in a committed chunk. An interrupted NDJSON upload resumes with
-	// PUT /v1/imports/{id}/data?offset=Offset.
+	// it is in a committed chunk. An interrupted NDJSON or tar upload resumes
+	// with PUT /v1/imports/{id}/data?offset=Offset (for a tar, Offset is
+	// always the start of a tar header). For tar.gz it counts compressed
+	// bytes and only reports progress.
 	Offset int64 `json:"offset"`
 	// Chunks is the sequence number of the last committed chunk.
 	Chunks     int64 `json:"chunks"`

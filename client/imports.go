@@ -26,8 +26,10 @@ type ImportOptions struct {
 	DryRun bool
 	// Reason is recorded in the history of every imported entry.
 	Reason string
-	// Format is api.ImportNDJSON or api.ImportJSONArray; "" lets the server
-	// tell from the first byte.
+	// Format is api.ImportNDJSON, api.ImportJSONArray, api.ImportTar (a tar
+	// of the GitOps layout) or api.ImportTarGzip (the same, gzip-compressed;
+	// it cannot resume); "" lets the server tell from the first bytes (a
+	// tar by its header, not a tar.gz).
 	Format string
 	// Size is the upload's size in bytes when known (for the ETA).
 	Size int64

@@ -49,9 +49,9 @@
 // Declared JSON-path indexes are a property of a schema. Their file is
 // reserved: schemas/<name>/indexes.yaml (IndexesFile). This version reports
 // that file as a problem rather than ignoring it; the index support slots in
-// at loader.loadSchemas (read it next to the version files), at Compute (a
-// change to declare, next to SchemaChange) and at Apply (after the schema
-// versions, before the configs).
+// at layout.Classify and layout.Load (read it next to the version files), at
+// Compute (a change to declare, next to SchemaChange) and at Apply (after
+// the schema versions, before the configs).
 //
 // # Validation
 //
@@ -90,6 +90,15 @@
 //
 // A saved plan (SavePlan, LoadPlan) applies exactly as it was shown: Apply
 // reads only the plan, never the directory.
+//
+// # Package layout
+//
+// Which path holds what (layout.Classify), the parsing of one file from its
+// bytes (layout.ParseConfig, layout.ParseSchema) and the whole tree read from
+// an fs.FS (layout.Load, which Load calls on the directory) live in package
+// gitops/layout, which imports neither the client nor this package: the
+// server reads a tar of the layout (POST /v1/imports?format=tar) with the
+// same functions, so a file means the same to sync and to an import.
 //
 // # Concurrency
 //

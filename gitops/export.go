@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/schemakv/schemakv/client"
+	"github.com/schemakv/schemakv/gitops/layout"
 )
 
 // Export formats.
@@ -78,35 +79,26 @@ func Export(ctx context.Context, c *client.Client, dir string, opts ExportOption
 		// Written even without a description: Git keeps no empty
 		// directory, and an exported namespace must survive a commit.
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{strNode("description"), strNode(ns.Description)}}
-		if err := writeNode(filepath.Join(nsDir, NamespaceFile), n, FormatYAML); err != nil {
+		if err := writeYAML(filepath.Join(nsDir, NamespaceFile), n); err != nil {
 			return res, err
 		}
 		for _, sname := range sortedKeys(ns.Schemas) {
 			for _, v := range ns.Schemas[sname] {
-				n, err := fromJSON(v.Schema)
-				if err != nil {
-					return res, fmt.Errorf("gitops: export: schema %s/%s@%d: %w", name, sname, v.Version, err)
-				}
 				p := filepath.Join(nsDir, SchemasDir, sname, "v"+strconv.Itoa(v.Version)+"."+format)
-				if err := writeNode(p, n, format); err != nil {
-					return res, err
+				if err := writeValue(p, v.Schema, format); err != nil {
+					return res, fmt.Errorf("gitops: export: schema %s/%s@%d: %w", name, sname, v.Version, err)
 				}
 				res.SchemaVersions++
 			}
 		}
 		for _, key := range sortedKeys(ns.Configs) {
 			e := ns.Configs[key]
-			val, err := fromJSON(e.Value)
-			if err != nil {
-				return res, fmt.Errorf("gitops: export: config %s/%s: %w", name, key, err)
-			}
-			n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
-				strNode("schema"), strNode(e.Schema + "@" + strconv.Itoa(e.SchemaVersion)),
-				strNode("value"), val,
-			}}
+			ref := e.Schema + "@" + strconv.Itoa(e.SchemaVersion)
+			// The file holds {"schema": ref, "value": value}, in this order.
+			doc := []byte(`{"schema":` + quoteJSON(ref) + `,"value":` + string(e.Value) + `}`)
 			p := filepath.Join(nsDir, ConfigsDir, filepath.FromSlash(key)+"."+format)
-			if err := writeNode(p, n, format); err != nil {
-				return res, err
+			if err := writeValue(p, doc, format); err != nil {
+				return res, fmt.Errorf("gitops: export: config %s/%s: %w", name, key, err)
 			}
 			res.Configs++
 		}
@@ -115,22 +107,32 @@ func Export(ctx context.Context, c *client.Client, dir string, opts ExportOption
 	return res, nil
 }
 
-// writeNode writes n as YAML or as indented JSON.
-func writeNode(path string, n *yaml.Node, format string) error {
-	var data []byte
+// writeValue writes a JSON document as indented JSON, or as YAML.
+func writeValue(path string, doc []byte, format string) error {
+	n, err := fromJSON(doc)
+	if err != nil {
+		return err
+	}
 	if format == FormatJSON {
-		raw, err := toJSON(n)
-		if err != nil {
-			return fmt.Errorf("gitops: export: %s: %w", path, err)
-		}
-		data = []byte(indentedJSON(raw))
-	} else {
-		b, err := encodeYAML(n)
+		raw, err := layout.NodeToJSON(n)
 		if err != nil {
 			return err
 		}
-		data = b
+		return writeFile(path, []byte(indentedJSON(raw)))
 	}
+	return writeYAML(path, n)
+}
+
+// writeYAML writes n as a YAML document.
+func writeYAML(path string, n *yaml.Node) error {
+	b, err := encodeYAML(n)
+	if err != nil {
+		return err
+	}
+	return writeFile(path, b)
+}
+
+func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("gitops: export: %w", err)
 	}

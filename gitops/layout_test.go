@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/schemakv/schemakv/gitops/layout"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,56 +185,35 @@ func TestLoad_NoNamespacesDir(t *testing.T) {
 	}
 }
 
-func TestYAMLParseErrorLines(t *testing.T) {
-	for _, tt := range []struct {
-		doc  string
-		line int
-	}{
-		{"a: 1\nb:\n  c: [1, 2\n", 3},
-		{"a: 1\n  b: 2\n", 2},
-		{"a: 1\nb: 2\n- c\n", 3},
-		{"{\n \"a\": 1\n \"b\": 2\n}\n", 3},
-		{"a: 1\nb: 'open\n", 2},
-	} {
-		_, err := parseYAML([]byte(tt.doc))
-		var le *lineError
-		if !errors.As(err, &le) || le.line != tt.line {
-			t.Errorf("parseYAML(%q) = %v (line %v), want line %d", tt.doc, err, le, tt.line)
-		}
-	}
-}
-
-func TestJSONEqualAndRoundTrip(t *testing.T) {
-	if !jsonEqual([]byte(`{"a":1,"b":[1.0,"x"]}`), []byte(`{"b":[1,"x"],"a":1e0}`)) {
-		t.Error("equal values compare unequal")
-	}
-	if jsonEqual([]byte(`{"a":1}`), []byte(`{"a":"1"}`)) || jsonEqual([]byte(`[1,2]`), []byte(`[2,1]`)) {
-		t.Error("different values compare equal")
-	}
+func TestExportShapeRoundTrip(t *testing.T) {
 	for _, raw := range []string{
 		`{"z":1,"a":{"b":[true,false,null,"yes","1","","multi\nline","<&>"]},"n":-0.5e-3,"big":123456789012345678901234567890}`,
 		`"on"`, `[]`, `{}`, `"null"`, `"0x10"`,
 		`{"true":1,"~":2,"":3,"1":4,"null":null,"a: b":"c # d","- x":"\t\u00e9\ud83d\ude00"}`,
 		`[1e400,-0,0.1,1E+2,"  lead","trail  ","'q'","\"dq\""]`,
 	} {
-		n, err := fromJSON([]byte(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := encodeYAML(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, err := parseYAML(y)
-		if err != nil {
-			t.Fatalf("%s -> YAML %q does not parse: %v", raw, y, err)
-		}
-		got, err := toJSON(back)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !jsonEqual(got, []byte(raw)) || !json.Valid(got) {
-			t.Errorf("round trip of %s through YAML:\n%s\ngave %s", raw, y, got)
+		for _, format := range []string{FormatYAML, FormatJSON} {
+			if format == FormatJSON && strings.Contains(raw, "1e400") {
+				// yaml.v3 reads an untagged 1e400 (a float overflow) as a
+				// string, and a JSON file carries no tag: a known gap of
+				// the JSON export format, not of the YAML one.
+				continue
+			}
+			p := filepath.Join(t.TempDir(), "k."+format)
+			if err := writeValue(p, []byte(`{"schema":"s@1","value":`+raw+`}`), format); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ps := layout.ParseConfig("k."+format, "ns", "k", data)
+			if ps != nil {
+				t.Fatalf("%s -> %s %q does not parse: %v", raw, format, data, ps)
+			}
+			if !layout.JSONEqual(c.Value, []byte(raw)) || !json.Valid(c.Value) || c.SchemaRef() != "s@1" {
+				t.Errorf("round trip of %s through %s:\n%s\ngave %s", raw, format, data, c.Value)
+			}
 		}
 	}
 }
@@ -272,21 +252,5 @@ func TestHeadCommit_NotGit(t *testing.T) {
 	c := &Commit{Hash: "abc", Subject: strings.Repeat("é", 1000), Dirty: true}
 	if r := c.Reason(); len(r) > MaxReasonBytes || !strings.HasPrefix(r, "git abc é") || strings.ToValidUTF8(r, "") != r {
 		t.Fatalf("Reason() = %d bytes, %q...", len(r), r[:20])
-	}
-}
-
-func TestToJSON_AliasBomb(t *testing.T) {
-	doc := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-	prev := "a"
-	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
-		doc += name + ": &" + name + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+", ", 10), ", ") + "]\n"
-		prev = name
-	}
-	n, err := parseYAML([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := toJSON(n); err == nil || !strings.Contains(err.Error(), "expands to more than") {
-		t.Fatalf("toJSON(alias bomb) = %v, want a size error", err)
 	}
 }

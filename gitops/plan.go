@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/gitops/layout"
 	"github.com/schemakv/schemakv/schema"
 )
 
@@ -165,7 +166,7 @@ func Compute(ctx context.Context, d *Desired, st *State, opts PlanOptions) (*Pla
 			server := have.Schemas[sname]
 			for i, f := range files {
 				if i < len(server) {
-					if !jsonEqual(f.Doc, server[i].Schema) {
+					if !layout.JSONEqual(f.Doc, server[i].Schema) {
 						problems = append(problems, Problem{Location: f.Loc, Message: fmt.Sprintf(
 							"differs from version %d of %s/%s on the server: versions are immutable, add the change as v%d instead",
 							f.Version, name, sname, max(len(files), len(server))+1)})
@@ -195,7 +196,7 @@ func Compute(ctx context.Context, d *Desired, st *State, opts PlanOptions) (*Pla
 				continue
 			}
 			oldRef := api.SchemaRef(e.Schema, e.SchemaVersion)
-			if oldRef == ref && jsonEqual(c.Value, e.Value) {
+			if oldRef == ref && layout.JSONEqual(c.Value, e.Value) {
 				continue
 			}
 			p.Configs = append(p.Configs, ConfigChange{
@@ -220,7 +221,7 @@ func Compute(ctx context.Context, d *Desired, st *State, opts PlanOptions) (*Pla
 		}
 	}
 	if len(problems) > 0 {
-		problems.sort()
+		problems.Sort()
 		return nil, problems
 	}
 	dry := opts.SchemaDryRun
@@ -249,7 +250,7 @@ func LocalSchemaDryRun(_ context.Context, d *Desired, st *State, ch SchemaChange
 	if have == nil || ns == nil || ch.Version == 1 {
 		return nil, nil
 	}
-	sch, err := schema.NewCache(schema.DefaultConfig()).Compile(ch.Namespace, ch.Name, ch.Version, ch.Schema, dirSource{ns: ns})
+	sch, err := schema.NewCache(schema.DefaultConfig()).Compile(ch.Namespace, ch.Name, ch.Version, ch.Schema, ns)
 	if err != nil {
 		res.Note = err.Error()
 		return res, nil

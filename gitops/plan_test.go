@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/gitops/layout"
 )
 
 // serverState builds a State by hand: the server side of Compute's input.
@@ -133,7 +134,7 @@ func TestSavePlanLoadPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := LoadPlan(path)
-	if err != nil || got.Reason != "r" || got.Configs[0].Revision != 9 || !jsonEqual(got.Configs[0].Value, []byte(`{"x":1}`)) {
+	if err != nil || got.Reason != "r" || got.Configs[0].Revision != 9 || !layout.JSONEqual(got.Configs[0].Value, []byte(`{"x":1}`)) {
 		t.Fatalf("LoadPlan = %+v, %v", got, err)
 	}
 	p.Format = 99
@@ -146,29 +147,4 @@ func TestSavePlanLoadPlan(t *testing.T) {
 	if _, err := LoadPlan(path); err == nil || !strings.Contains(err.Error(), `unknown action "upsert"`) {
 		t.Fatalf("LoadPlan(bad action) = %v", err)
 	}
-}
-
-// FuzzYAMLToJSON checks that any input either fails with a line or converts
-// to valid JSON, and never panics.
-func FuzzYAMLToJSON(f *testing.F) {
-	for _, s := range []string{"a: 1", "[1, 2, {b: c}]", "x: &a [1]\ny: *a", "0x1F", "'str'", "{\"j\": [true, null]}", "a: .inf", "<<: {a: 1}"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		n, err := parseYAML(data)
-		if err != nil {
-			return
-		}
-		raw, err := toJSON(n)
-		if err != nil {
-			var le *lineError
-			if !errors.As(err, &le) {
-				t.Fatalf("toJSON error without a line: %v", err)
-			}
-			return
-		}
-		if !json.Valid(raw) {
-			t.Fatalf("toJSON(%q) = %q, not valid JSON", data, raw)
-		}
-	})
 }

@@ -29,6 +29,7 @@ import (
 // namespaces it touched):
 //
 //	POST   /v1/imports?mode=&dry_run=&reason=&format=   create a job (202); with a body, upload it too
+//	                                                    (format: ndjson, json, tar, tar.gz; imports_tar.go)
 //	PUT    /v1/imports/{id}/data?offset=N&final=true    upload (or resume) the data of a job
 //	GET    /v1/imports                                  list jobs
 //	GET    /v1/imports/{id}[?watch=true]                one job; watch streams progress as NDJSON
@@ -140,14 +141,16 @@ func newImportID() (string, error) {
 }
 
 // importFormat picks the upload format from ?format= or the Content-Type;
-// "" means guess from the first byte.
+// "" means guess from the first bytes (NDJSON, a JSON array or a tar).
 func importFormat(c *gin.Context) (string, error) {
 	switch f := c.Query("format"); f {
-	case api.ImportNDJSON, api.ImportJSONArray:
+	case api.ImportNDJSON, api.ImportJSONArray, api.ImportTar, api.ImportTarGzip:
 		return f, nil
+	case "tgz":
+		return api.ImportTarGzip, nil
 	case "":
 	default:
-		return "", apiErr(api.CodeBadRequest, "format must be ndjson or json, not %q", f)
+		return "", apiErr(api.CodeBadRequest, "format must be ndjson, json, tar or tar.gz, not %q", f)
 	}
 	ct := c.GetHeader("Content-Type")
 	if ct == "" {
@@ -162,10 +165,14 @@ func importFormat(c *gin.Context) (string, error) {
 		return api.ImportNDJSON, nil
 	case "application/json":
 		return api.ImportJSONArray, nil
+	case "application/x-tar", "application/tar":
+		return api.ImportTar, nil
+	case "application/gzip", "application/x-gzip", "application/x-tgz", "application/x-compressed-tar":
+		return api.ImportTarGzip, nil
 	case "application/octet-stream", "text/plain":
 		return "", nil
 	}
-	return "", apiErr(api.CodeUnsupportedMedia, "content type %q is not supported; send application/x-ndjson (one entry per line) or application/json (an array)", ct)
+	return "", apiErr(api.CodeUnsupportedMedia, "content type %q is not supported; send application/x-ndjson (one entry per line), application/json (an array), application/x-tar or application/gzip (a tar of the GitOps layout)", ct)
 }
 
 func (s *Server) createImport(c *gin.Context) {
@@ -257,6 +264,9 @@ func (s *Server) putImportData(c *gin.Context) {
 	case job.Final() || job.UploadDone:
 		s.fail(c, apiErr(api.CodeImportFinished, "import %s is %s; it takes no more data", id, job.State))
 		return
+	case job.Format == api.ImportTarGzip && job.Chunks > 0:
+		s.fail(c, apiErr(api.CodeImportOffset, errCompressedResume, id))
+		return
 	case int64(offset) != job.Offset:
 		s.fail(c, apiErr(api.CodeImportOffset, "import %s has acknowledged %d bytes: resume at offset=%d, not %d", id, job.Offset, job.Offset, offset))
 		return
@@ -284,7 +294,7 @@ func (s *Server) upload(c *gin.Context, job *api.ImportJob, offset int64, final,
 		return
 	}
 	a.Principal = job.Principal
-	d := &driver{s: s, c: c, job: job, audit: a}
+	d := &driver{s: s, c: c, job: job, audit: a, final: final}
 	last, err := d.run(ctx, c.Request.Body, offset)
 	if err != nil {
 		if oneShot && !errors.Is(err, store.ErrImportFinished) {

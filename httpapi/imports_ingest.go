@@ -17,6 +17,7 @@ import (
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/fsm"
 	"github.com/schemakv/schemakv/internal/jsonutil"
+	"github.com/schemakv/schemakv/schema"
 	"github.com/schemakv/schemakv/store"
 )
 
@@ -35,6 +36,9 @@ import (
 type rawEntry struct {
 	index int64
 	data  []byte
+	// file is set for an entry of a tar upload: data is then the file's
+	// content (imports_tar.go).
+	file *tarFile
 }
 
 type rawChunk struct {
@@ -76,6 +80,12 @@ type driver struct {
 	c     *gin.Context
 	job   *api.ImportJob
 	audit fsm.Audit
+	// final is set when this request ends the upload: a tar that ends
+	// inside a file is then truncated, not a part to continue.
+	final bool
+	// schemas are the registered schema versions a tar's schema files
+	// are compared with (the view the upload validates against).
+	schemas schema.Source
 }
 
 // run uploads body, which starts at offset of the job's upload. It returns
@@ -85,6 +95,7 @@ func (d *driver) run(ctx context.Context, body io.Reader, offset int64) (int64, 
 	if err != nil {
 		return d.job.Chunks, err
 	}
+	d.schemas = v
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	raw := make(chan rawChunk, 2)
@@ -135,6 +146,20 @@ func (d *driver) run(ctx context.Context, body io.Reader, offset int64) (int64, 
 func (d *driver) read(ctx context.Context, body io.Reader, offset int64, out chan<- rawChunk) error {
 	br := bufio.NewReaderSize(body, 64<<10)
 	format := d.job.Format
+	if format == "" {
+		// A tar header carries a magic number; a gzip stream too, but
+		// its format must be said (it decides whether the job resumes).
+		head, _ := br.Peek(tarBlock)
+		if isTarHeader(head) {
+			format = api.ImportTar
+		} else if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+			return apiErr(api.CodeInvalidImport, "the upload is gzip-compressed: a compressed tar needs its job created with ?format=tar.gz (or Content-Type: application/gzip)")
+		}
+	}
+	st := &chunker{d: d, ctx: ctx, out: out, index: d.job.Received, maxEntry: int64(d.s.cfg.Limits.MaxValueBytes) + 64<<10}
+	if format == api.ImportTar || format == api.ImportTarGzip {
+		return st.readTar(br, offset, format == api.ImportTarGzip)
+	}
 	first, skipped, err := peekNonSpace(br)
 	if err == io.EOF {
 		return nil // no data
@@ -152,9 +177,8 @@ func (d *driver) read(ctx context.Context, body io.Reader, offset int64, out cha
 		return apiErr(api.CodeInvalidImport, "a JSON array upload must start with '[' at offset 0")
 	}
 	if format == api.ImportNDJSON && first != '{' {
-		return apiErr(api.CodeInvalidImport, "expected NDJSON (one {\"namespace\",\"key\",\"schema\",\"value\"} object per line) or a JSON array of them; the upload starts with %q", first)
+		return apiErr(api.CodeInvalidImport, "expected NDJSON (one {\"namespace\",\"key\",\"schema\",\"value\"} object per line), a JSON array of them, or a tar of the GitOps layout (?format=tar); the upload starts with %q", first)
 	}
-	st := &chunker{d: d, ctx: ctx, out: out, index: d.job.Received, maxEntry: int64(d.s.cfg.Limits.MaxValueBytes) + 64<<10}
 	if format == api.ImportJSONArray {
 		return st.readArray(br, skipped)
 	}
@@ -191,7 +215,10 @@ type chunker struct {
 	maxEntry int64
 }
 
-func (ch *chunker) add(data []byte, end int64) error {
+func (ch *chunker) add(data []byte, end int64) error { return ch.addEntry(data, nil, end) }
+
+// addEntry adds one entry that ends at upload offset end.
+func (ch *chunker) addEntry(data []byte, file *tarFile, end int64) error {
 	lim := ch.d.s.importLimits
 	if ch.index >= lim.MaxEntries {
 		return apiErr(api.CodeImportTooLarge, "import holds more than %d entries", lim.MaxEntries)
@@ -199,7 +226,7 @@ func (ch *chunker) add(data []byte, end int64) error {
 	if end > lim.MaxBytes {
 		return apiErr(api.CodeImportTooLarge, "import upload exceeds %d bytes", lim.MaxBytes)
 	}
-	ch.cur.entries = append(ch.cur.entries, rawEntry{index: ch.index, data: data})
+	ch.cur.entries = append(ch.cur.entries, rawEntry{index: ch.index, data: data, file: file})
 	ch.cur.end = end
 	ch.index++
 	ch.bytes += len(data)
@@ -320,25 +347,37 @@ func (d *driver) validate(v *store.View, rc rawChunk) *fsm.ImportChunk {
 	return cmd
 }
 
+// importError is the failure of the entry numbered index, going to e's
+// namespace and key (as far as they are known).
+func importError(index int64, e *api.ImportEntry, err error) *api.ImportError {
+	ae := toAPIError(err)
+	return &api.ImportError{Index: index, Namespace: e.Namespace, Key: e.Key,
+		Code: ae.Code, Message: ae.Message, Details: ae.Details}
+}
+
 // entry decodes and validates one entry.
 func (d *driver) entry(v *store.View, re rawEntry) (*fsm.ImportOp, *api.ImportError) {
-	var e api.ImportEntry
-	fail := func(err error) (*fsm.ImportOp, *api.ImportError) {
-		ae := toAPIError(err)
-		return nil, &api.ImportError{Index: re.index, Namespace: e.Namespace, Key: e.Key,
-			Code: ae.Code, Message: ae.Message, Details: ae.Details}
+	if re.file != nil {
+		return d.fileEntry(v, re)
 	}
+	var e api.ImportEntry
 	if err := jsonutil.Check(re.data, d.s.cfg.Limits.MaxJSONDepth); err != nil {
-		return fail(err)
+		return nil, importError(re.index, &e, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(re.data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&e); err != nil {
-		return fail(apiErr(api.CodeInvalidJSON, "entry is not a {\"namespace\",\"key\",\"schema\",\"value\"} object: %v", err))
+		return nil, importError(re.index, &e, apiErr(api.CodeInvalidJSON, "entry is not a {\"namespace\",\"key\",\"schema\",\"value\"} object: %v", err))
 	}
 	if dec.More() {
-		return fail(apiErr(api.CodeInvalidJSON, "data after the entry object"))
+		return nil, importError(re.index, &e, apiErr(api.CodeInvalidJSON, "data after the entry object"))
 	}
+	return d.check(v, re.index, &e)
+}
+
+// check validates one decoded entry.
+func (d *driver) check(v *store.View, index int64, e *api.ImportEntry) (*fsm.ImportOp, *api.ImportError) {
+	fail := func(err error) (*fsm.ImportOp, *api.ImportError) { return nil, importError(index, e, err) }
 	if err := api.ValidateName(e.Namespace); err != nil {
 		return fail(err)
 	}
@@ -355,7 +394,7 @@ func (d *driver) entry(v *store.View, re rawEntry) (*fsm.ImportOp, *api.ImportEr
 	if err != nil {
 		return fail(err)
 	}
-	return &fsm.ImportOp{Index: re.index, StagedEntry: store.StagedEntry{
+	return &fsm.ImportOp{Index: index, StagedEntry: store.StagedEntry{
 		Namespace: op.Namespace, Key: op.Key, Schema: op.Schema, SchemaVersion: op.SchemaVersion,
 		SchemaRevision: op.SchemaRevision, Value: op.Value,
 	}}, nil

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -28,7 +29,7 @@ const maxUploadAttempts = 5
 
 func (a *app) newImportCmd() *cobra.Command {
 	var mode, format string
-	var dryRun, detach bool
+	var dryRun, detach, packTar bool
 	progress := "auto"
 	cmd := &cobra.Command{
 		Use:   "import FILE|DIR|-",
@@ -36,26 +37,37 @@ func (a *app) newImportCmd() *cobra.Command {
 		Long: `Upload config entries to a bulk import job and follow it to the end.
 
 FILE holds NDJSON, one {"namespace","key","schema","value"} object per line,
-or a JSON array of such objects. DIR is either a GitOps layout (a directory
-with namespaces/, see "schemakv sync"; its config entries are imported, its
-namespaces and schema versions must exist on the server already) or any
-directory, whose *.ndjson and *.jsonl files are imported in path order as one
-NDJSON upload. "-" reads standard input.
+or a JSON array of such objects, or is a tar of a GitOps layout (FILE.tar,
+FILE.tar.gz or FILE.tgz: sent as it is; the server reads the layout). DIR is
+either a GitOps layout (a directory with namespaces/, see "schemakv sync";
+its config entries are imported, its namespaces and schema versions must
+exist on the server already) or any directory, whose *.ndjson and *.jsonl
+files are imported in path order as one NDJSON upload. A layout is checked
+here and sent as NDJSON; with --tar it is packed as a tar on the fly
+(namespaces/, hidden files skipped) and checked by the server instead, where
+its schema files must match the registered versions. "-" reads standard
+input.
 
 --mode atomic (the default) makes every entry visible at one revision, or
 none if any entry fails; --mode best-effort applies the valid entries and
 reports the others. --dry-run only validates and reports. If the upload
 breaks, the command resumes it from the offset the cluster acknowledged
-(not for standard input or a JSON array). It exits non-zero unless every
-entry succeeded.`,
+(not for standard input, a JSON array or a tar.gz). It exits non-zero unless
+every entry succeeded.`,
 		Args: cobra.ExactArgs(1),
 		RunE: a.run(func(ctx context.Context, _ *client.Client, cmd *cobra.Command, args []string) error {
 			if mode != api.ImportAtomic && mode != api.ImportBestEffort {
 				return usagef("--mode must be atomic or best-effort")
 			}
-			src, err := openImportSource(args[0], a.stdin)
+			src, err := openImportSource(args[0], a.stdin, packTar)
 			if err != nil {
 				return err
+			}
+			if format == "" {
+				format = src.format
+			}
+			if format == api.ImportTarGzip {
+				src.resumable = false // offsets of a gzip stream cannot be resumed
 			}
 			c, err := a.uploadClient()
 			if err != nil {
@@ -111,7 +123,8 @@ entry succeeded.`,
 	f := cmd.Flags()
 	f.StringVar(&mode, "mode", api.ImportAtomic, "atomic or best-effort")
 	f.BoolVar(&dryRun, "dry-run", false, "only validate and report")
-	f.StringVar(&format, "format", "", "ndjson or json (default: told from the first byte)")
+	f.StringVar(&format, "format", "", "ndjson, json, tar or tar.gz (default: told from the file name, else the first byte)")
+	f.BoolVar(&packTar, "tar", false, "pack a GitOps layout DIR as a tar on the fly; the server parses and checks it")
 	f.BoolVar(&detach, "detach", false, "return once the upload is received; follow with 'schemakv import-status ID'")
 	f.StringVar(&progress, "progress", "auto", "progress bars on standard error: auto (when a terminal), always or never")
 	return cmd
@@ -164,7 +177,18 @@ func (a *app) renderJob(j *api.ImportJob) error {
 			if len(e.Details) > 0 {
 				where = fmt.Sprintf(" at %q (%s)", e.Details[0].Pointer, e.Details[0].Keyword)
 			}
-			fmt.Fprintf(w, "ERROR\tentry %d %s/%s: %s: %s%s\n", e.Index, e.Namespace, e.Key, e.Code, e.Message, where)
+			what := e.Namespace + "/" + e.Key
+			if e.File != "" {
+				file := e.File
+				if e.Line > 0 {
+					file = fmt.Sprintf("%s:%d", e.File, e.Line)
+				}
+				what = file
+				if e.Key != "" {
+					what = fmt.Sprintf("%s/%s (%s)", e.Namespace, e.Key, file)
+				}
+			}
+			fmt.Fprintf(w, "ERROR\tentry %d %s: %s: %s%s\n", e.Index, what, e.Code, e.Message, where)
 		}
 		if len(j.Errors) <= show && j.ErrorsOmitted > 0 {
 			fmt.Fprintf(w, "...\t%d more failures not listed\n", j.ErrorsOmitted)
@@ -214,10 +238,17 @@ func (a *app) uploadImport(ctx context.Context, im *client.Imports, job *api.Imp
 type importSource struct {
 	size      int64 // -1 when unknown
 	resumable bool
+	format    string // the upload format, when the source says it
 	open      func(offset int64) (io.ReadCloser, error)
 }
 
-func openImportSource(arg string, stdin io.Reader) (*importSource, error) {
+func openImportSource(arg string, stdin io.Reader, packTar bool) (*importSource, error) {
+	if packTar {
+		if fi, err := os.Stat(filepath.Join(arg, gitops.NamespacesDir)); err != nil || !fi.IsDir() {
+			return nil, usagef("--tar packs a GitOps layout directory (one with %s/); %s is not one", gitops.NamespacesDir, arg)
+		}
+		return tarSource(arg), nil
+	}
 	if arg == "-" {
 		used := false
 		return &importSource{size: -1, open: func(int64) (io.ReadCloser, error) {
@@ -268,7 +299,15 @@ func openImportSource(arg string, stdin io.Reader) (*importSource, error) {
 		size--
 	}
 	single := len(files) == 1 && !st.IsDir()
-	return &importSource{size: size, resumable: true, open: func(offset int64) (io.ReadCloser, error) {
+	format := ""
+	switch {
+	case !single:
+	case strings.HasSuffix(arg, ".tar"):
+		format = api.ImportTar
+	case strings.HasSuffix(arg, ".tar.gz"), strings.HasSuffix(arg, ".tgz"):
+		format = api.ImportTarGzip
+	}
+	return &importSource{size: size, resumable: true, format: format, open: func(offset int64) (io.ReadCloser, error) {
 		var readers []io.Reader
 		var closers []io.Closer
 		for _, f := range files {
@@ -329,6 +368,73 @@ func gitopsSource(dir string) (*importSource, error) {
 	return &importSource{size: int64(len(data)), resumable: true, open: func(offset int64) (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data[offset:])), nil
 	}}, nil
+}
+
+// tarSource packs the layout below dir as a tar stream, made again for
+// every attempt. The stream is the same each time (files in path order,
+// headers without times or owners), so a resume skips the acknowledged bytes
+// of a fresh one; the directory must not change during the upload.
+func tarSource(dir string) *importSource {
+	return &importSource{size: -1, resumable: true, format: api.ImportTar, open: func(offset int64) (io.ReadCloser, error) {
+		pr, pw := io.Pipe()
+		go func() { _ = pw.CloseWithError(writeLayoutTar(pw, dir)) }()
+		if _, err := io.CopyN(io.Discard, pr, offset); err != nil {
+			_ = pr.Close()
+			return nil, fmt.Errorf("resume at byte %d: %w", offset, err)
+		}
+		return pr, nil
+	}}
+}
+
+// writeLayoutTar writes the regular files below dir/namespaces/ as a tar
+// whose root is dir, skipping hidden names (as gitops.Load does). A file
+// that is a symbolic link is packed as the file it points to (Load reads
+// it so too).
+func writeLayoutTar(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	root := filepath.Join(dir, gitops.NamespacesDir)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != root && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s is neither a regular file nor a directory", p)
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: filepath.ToSlash(rel), Size: fi.Size(), Mode: 0o644, ModTime: time.Unix(0, 0)}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("tar %s: %w", p, err)
+		}
+		fh, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		if _, err := io.Copy(tw, fh); err != nil {
+			return fmt.Errorf("tar %s (did it change while it was packed?): %w", p, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
 }
 
 type readCloser struct {

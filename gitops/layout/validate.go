@@ -1,53 +1,26 @@
-package gitops
+package layout
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-
-	"github.com/schemakv/schemakv/internal/jsonutil"
+	"slices"
 
 	"github.com/schemakv/schemakv/api"
+	"github.com/schemakv/schemakv/internal/jsonutil"
 	"github.com/schemakv/schemakv/schema"
 )
-
-// MaxValueBytes is the server's default limit on one config value; a larger
-// value is a problem of the directory rather than a failed batch.
-const MaxValueBytes = 512 << 10
-
-// MaxJSONDepth is the server's default limit on the nesting of a request
-// body. It applies to the whole body, so a value inside a batch request
-// ({"ops": [{"value": ...}]}) has batchEnvelopeDepth levels fewer.
-const MaxJSONDepth = 64
-
-const batchEnvelopeDepth = 3
-
-// dirSource serves the schema files of one namespace to the schema compiler,
-// so that "$ref": "other@2" resolves against the directory, as it will
-// against the server once the files are registered.
-type dirSource struct{ ns *NamespaceSpec }
-
-// SchemaText implements schema.Source.
-func (s dirSource) SchemaText(namespace, name string, version int) ([]byte, bool) {
-	if namespace != s.ns.Name {
-		return nil, false
-	}
-	vs := s.ns.Schemas[name]
-	if version < 1 || version > len(vs) {
-		return nil, false
-	}
-	return vs[version-1].Doc, true
-}
 
 // validate compiles every schema file and validates every config file
 // against the schema version it names, the way the server does (object
 // schemas closed by default), recording a problem for each failure.
 func (l *loader) validate(d *Desired) {
 	cache := schema.NewCache(schema.DefaultConfig())
-	for _, nsName := range sortedKeys(d.Namespaces) {
+	for _, nsName := range slices.Sorted(maps.Keys(d.Namespaces)) {
 		ns := d.Namespaces[nsName]
-		src := dirSource{ns: ns}
+		src := ns
 		compiled := map[string]*schema.Schema{}
-		for _, name := range sortedKeys(ns.Schemas) {
+		for _, name := range slices.Sorted(maps.Keys(ns.Schemas)) {
 			for _, s := range ns.Schemas[name] {
 				if err := jsonutil.Check(s.Doc, MaxJSONDepth-1); err != nil {
 					l.problem(s.Loc.File, s.Loc.Line, "schema nested more than %d levels: the server's limit of %d counts the request around it", MaxJSONDepth-1, MaxJSONDepth)
@@ -61,7 +34,7 @@ func (l *loader) validate(d *Desired) {
 				compiled[api.SchemaRef(name, s.Version)] = c
 			}
 		}
-		for _, key := range sortedKeys(ns.Configs) {
+		for _, key := range slices.Sorted(maps.Keys(ns.Configs)) {
 			c := ns.Configs[key]
 			ref := c.SchemaRef()
 			vs := ns.Schemas[c.Schema]
