@@ -22,8 +22,11 @@
 //	                                      configs/checkout/eu.yaml is "checkout/eu"
 //
 // Files end in .yaml, .yml or .json; YAML may carry comments. Names starting
-// with "." (.git, .gitkeep) are skipped; anything else that the layout does
-// not name is a problem, so a misspelt directory is not silently ignored.
+// with "." (.git, .gitkeep) are skipped, except below configs/, where a key
+// may have a segment starting with a dot (configs/a/.b.yaml is "a/.b"): there
+// dot directories are read and dot files are configs when they end in a
+// config extension. Anything else that the layout does not name is a
+// problem, so a misspelt directory is not silently ignored.
 //
 // A config file holds exactly two fields:
 //

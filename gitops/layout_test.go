@@ -44,7 +44,9 @@ func TestLoad_Valid(t *testing.T) {
 		"namespaces/shop/configs/api/limits.yaml":    "schema: limits@1\nvalue:\n  timeout_ms: 0x10\n  tags: [a, 'b', \"c\"]\n",
 		"namespaces/shop/configs/api/big.json":       `{"schema": "limits@2", "value": {"n": 123456789012345678901234567890, "f": 1.50}}`,
 		"namespaces/shop/configs/odd.name:1@x.yml":   "schema: limits@2\nvalue: {}\n",
-		"namespaces/shop/configs/.hidden/skip.yaml":  "not: read",
+		"namespaces/shop/configs/.hidden/.skip.swp":  "not: read",
+		"namespaces/shop/configs/a/.dot.yaml":        "schema: limits@2\nvalue: {}\n",
+		"namespaces/shop/schemas/.draft/v1.yaml":     "not: read",
 		"namespaces/other/configs/.gitkeep":          "",
 		"namespaces/other/schemas/s/v1.yaml":         "{}",
 		"namespaces/other/configs/x.yaml":            "schema: s@1\nvalue: null\n",
@@ -55,7 +57,7 @@ func TestLoad_Valid(t *testing.T) {
 		t.Fatal(err)
 	}
 	shop := d.Namespaces["shop"]
-	if shop.Description != "Shop team" || len(shop.Schemas["limits"]) != 2 || len(shop.Configs) != 3 {
+	if shop.Description != "Shop team" || len(shop.Schemas["limits"]) != 2 || len(shop.Configs) != 4 {
 		t.Fatalf("shop = %+v", shop)
 	}
 	if got := string(shop.Configs["api/limits"].Value); got != `{"timeout_ms":16,"tags":["a","b","c"]}` {
@@ -66,6 +68,9 @@ func TestLoad_Valid(t *testing.T) {
 	}
 	if c := shop.Configs["odd.name:1@x"]; c == nil || c.SchemaRef() != "limits@2" {
 		t.Errorf("odd.name:1@x = %+v", c)
+	}
+	if c := shop.Configs["a/.dot"]; c == nil || c.SchemaRef() != "limits@2" {
+		t.Errorf("a/.dot (a key segment with a leading dot) = %+v", c)
 	}
 	if got := string(d.Namespaces["other"].Configs["nested/deep/y"].Value); got != `[1,true,null,"str"]` {
 		t.Errorf("nested/deep/y = %s", got)

@@ -39,7 +39,8 @@ type Kind int
 // Kinds of paths.
 const (
 	// KindSkip is a path the layout does not read: a hidden name (".git",
-	// ".gitkeep") anywhere in it, or anything outside namespaces/.
+	// ".gitkeep") anywhere in it — except a key's segment below configs/,
+	// see Classify — or anything outside namespaces/.
 	KindSkip Kind = iota
 	// KindDir is a directory the layout allows: namespaces/, a namespace,
 	// its schemas/ and configs/, a schema's directory, or a directory below
@@ -75,8 +76,8 @@ type Path struct {
 // not allow (so a directory's problem is the same for every file below it).
 func Classify(p string, dir bool) (Path, *Problem) {
 	parts := strings.Split(p, "/")
-	for _, c := range parts {
-		if hidden(c) {
+	for i, c := range parts {
+		if hidden(c) && !keyPart(parts, i, dir) {
 			return Path{Kind: KindSkip}, nil
 		}
 	}
@@ -163,8 +164,26 @@ func Classify(p string, dir bool) (Path, *Problem) {
 	return at(3, "unexpected here: a namespace directory holds %s, %s/ and %s/", NamespaceFile, SchemasDir, ConfigsDir)
 }
 
-// hidden reports whether a file or directory name is skipped.
+// hidden reports whether a file or directory name is skipped (unless it is
+// part of a key: see keyPart).
 func hidden(name string) bool { return strings.HasPrefix(name, ".") }
+
+// keyPart reports whether parts[i], a hidden name, is a segment of a config
+// key: the API allows keys such as "a/.b", and export writes them as
+// configs/a/.b.yaml, so below configs/ a directory with a leading dot is
+// part of a key and a file with one is a config file when it has a config
+// extension. Other hidden files there (".gitkeep", ".DS_Store", an editor's
+// ".x.yaml.swp") are still skipped.
+func keyPart(parts []string, i int, dir bool) bool {
+	if i < 3 || parts[0] != NamespacesDir || parts[2] != ConfigsDir {
+		return false
+	}
+	if i < len(parts)-1 || dir {
+		return true
+	}
+	_, ext := splitExt(parts[i])
+	return ext != ""
+}
 
 // splitExt returns the name without a known extension, and the extension;
 // ext is "" when the name has none of the known ones.

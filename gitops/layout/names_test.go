@@ -16,7 +16,17 @@ func TestClassify(t *testing.T) {
 	}{
 		{path: "README.md", want: Path{Kind: KindSkip}},
 		{path: ".git/config", want: Path{Kind: KindSkip}},
-		{path: "namespaces/shop/configs/.hidden/x.yaml", want: Path{Kind: KindSkip}},
+		// Below configs/, a leading dot is a key's segment (the API allows
+		// "a/.b", export writes it so); other hidden files are skipped.
+		{path: "namespaces/shop/configs/.hidden/x.yaml", want: Path{Kind: KindConfig, Namespace: "shop", Key: ".hidden/x"}},
+		{path: "namespaces/shop/configs/a/.b.yaml", want: Path{Kind: KindConfig, Namespace: "shop", Key: "a/.b"}},
+		{path: "namespaces/shop/configs/.hidden", dir: true, want: Path{Kind: KindDir, Namespace: "shop"}},
+		{path: "namespaces/shop/configs/.gitkeep", want: Path{Kind: KindSkip}},
+		{path: "namespaces/shop/configs/a/.b.yaml.swp", want: Path{Kind: KindSkip}},
+		{path: "namespaces/shop/configs/.yaml", want: Path{Kind: KindSkip}},
+		{path: "namespaces/shop/.hidden/x.yaml", want: Path{Kind: KindSkip}},
+		{path: "namespaces/shop/schemas/.draft/v1.yaml", want: Path{Kind: KindSkip}},
+		{path: "namespaces/.shop/configs/a.yaml", want: Path{Kind: KindSkip}},
 		{path: "namespaces/.gitkeep", want: Path{Kind: KindSkip}},
 		{path: "namespaces", dir: true, want: Path{Kind: KindDir}},
 		{path: "namespaces", problem: "namespaces: namespaces must be a directory"},

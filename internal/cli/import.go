@@ -22,6 +22,7 @@ import (
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/client"
 	"github.com/schemakv/schemakv/gitops"
+	"github.com/schemakv/schemakv/gitops/layout"
 )
 
 // maxUploadAttempts bounds the resumes of a broken upload.
@@ -387,7 +388,7 @@ func tarSource(dir string) *importSource {
 }
 
 // writeLayoutTar writes the regular files below dir/namespaces/ as a tar
-// whose root is dir, skipping hidden names (as gitops.Load does). A file
+// whose root is dir, skipping what the layout skips (as gitops.Load does). A file
 // that is a symbolic link is packed as the file it points to (Load reads
 // it so too).
 func writeLayoutTar(w io.Writer, dir string) error {
@@ -397,7 +398,14 @@ func writeLayoutTar(w io.Writer, dir string) error {
 		if err != nil {
 			return err
 		}
-		if p != root && strings.HasPrefix(d.Name(), ".") {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		// Skip what the layout skips (hidden names, except a key's
+		// segment below configs/); a path the layout refuses is packed,
+		// so the server reports it.
+		if where, problem := layout.Classify(filepath.ToSlash(rel), d.IsDir()); problem == nil && where.Kind == layout.KindSkip {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -412,10 +420,6 @@ func writeLayoutTar(w io.Writer, dir string) error {
 		}
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("%s is neither a regular file nor a directory", p)
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
 		}
 		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: filepath.ToSlash(rel), Size: fi.Size(), Mode: 0o644, ModTime: time.Unix(0, 0)}
 		if err := tw.WriteHeader(hdr); err != nil {

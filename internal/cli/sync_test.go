@@ -636,3 +636,26 @@ func TestApply_ConflictInALaterBatchKeepsTheEarlierOnes(t *testing.T) {
 		}
 	}
 }
+
+// TestSync_KeysWithADotSegmentRoundTrip: the API allows a key segment that
+// starts with a dot; export writes it as a dot file, and the layout must read
+// it back rather than skip it as hidden — or a plan with --prune would
+// delete what was just exported.
+func TestSync_KeysWithADotSegmentRoundTrip(t *testing.T) {
+	addr := mustStartNode(t)
+	c := seedPayments(t, addr)
+	ctx := context.Background()
+	for _, key := range []string{"checkout/.canary", ".defaults/eu"} {
+		if _, _, err := c.Configs().Put(ctx, "payments", key, api.PutConfigRequest{Schema: "checkout@1", Value: json.RawMessage(`{"timeout_ms": 7}`)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo := newGitRepo(t)
+	mustExit(t, exitOK, "4 config(s)")(run(t, "", "--addr", addr, "export", "--dir", repo.dir))
+	repo.write("namespaces/payments/configs/checkout/.notes.txt.swp", "an editor's file, skipped")
+	repo.commit("export")
+	code, p := planJSON(t, addr, "--dir", repo.dir, "--prune")
+	if code != exitOK || len(p.Configs) != 0 {
+		t.Fatalf("plan --prune of a fresh export: exit %d, changes %+v", code, p.Configs)
+	}
+}
