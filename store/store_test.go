@@ -366,6 +366,19 @@ var benchStore struct {
 // BenchmarkView_Get is a config read from the in-memory model, as every read
 // endpoint does after its consistency check.
 func BenchmarkView_Get(b *testing.B) {
+	s, keys := loadBenchStore(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok := s.View().Config("ns", keys[i&1023]); !ok {
+			b.Fatal("missing")
+		}
+	}
+}
+
+// loadBenchStore returns the shared store of 100,000 entries in namespace
+// "ns" (100 prefixes app-0/ .. app-99/) and 1024 of its keys.
+func loadBenchStore(b *testing.B) (*Store, []string) {
 	benchStore.once.Do(func() {
 		dir, err := os.MkdirTemp("", "schemakv-bench")
 		if err != nil {
@@ -404,12 +417,29 @@ func BenchmarkView_Get(b *testing.B) {
 			benchStore.keys[i] = fmt.Sprintf("app-%d/key-%d", j%100, j)
 		}
 	})
-	s, keys := benchStore.s, benchStore.keys
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, ok := s.View().Config("ns", keys[i&1023]); !ok {
-			b.Fatal("missing")
-		}
+	return benchStore.s, benchStore.keys
+}
+
+// BenchmarkView_ListRevision is the revision of a list answer (every list
+// and blocking list computes it): the whole namespace of 100,000 entries,
+// and one prefix of 1,000.
+func BenchmarkView_ListRevision(b *testing.B) {
+	s, _ := loadBenchStore(b)
+	for _, prefix := range []string{"", "app-7/"} {
+		b.Run(fmt.Sprintf("prefix=%q", prefix), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if s.View().ConfigListRevision("ns", prefix, nil) < 10 {
+					b.Fatal("revision")
+				}
+			}
+		})
 	}
+	b.Run("namespace", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if s.View().NamespaceRevision("ns", nil) < 10 {
+				b.Fatal("revision")
+			}
+		}
+	})
 }

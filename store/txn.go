@@ -30,6 +30,7 @@ type Txn struct {
 	cfg  *iradix.Txn[*api.ConfigEntry]
 	ct   *iradix.Txn[uint64] // config tombstones
 	nt   *iradix.Txn[uint64] // namespace tombstones
+	cr   *iradix.Txn[uint64] // per-namespace config revision (View.cfgrev)
 	imp  *importState        // import jobs, copied on first write (imports.go)
 	ev   *evoTxn             // evolution state, started on first use (evolution.go)
 	idx  *iradix.Txn[*api.Index]
@@ -61,6 +62,7 @@ func (s *Store) Begin() (*Txn, error) {
 		cfg:  v.configs.Txn(),
 		ct:   v.ctombs.Txn(),
 		nt:   v.ntombs.Txn(),
+		cr:   v.cfgrev.Txn(),
 		auth: v.auth,
 	}
 	t.idx, t.ient = v.indexes.Txn(), v.ientries.Txn() // index.go
@@ -207,6 +209,7 @@ func (t *Txn) PutConfig(ns, key, schema string, schemaVersion int, value json.Ra
 	t.pinMoved(old, ns, schema, schemaVersion)
 	t.put(bucketConfigs, k, encodeEntry(e))
 	t.cfg.Insert(k, e)
+	t.bumpConfigRevision(ns, e.ModifyRevision)
 	t.indexPut(ns, key, before, e)
 	t.clearConfigTomb(k)
 	return e, t.record(api.Event{
@@ -293,6 +296,7 @@ func (t *Txn) Commit(applied uint64) error {
 		configs:    t.cfg.Commit(),
 		ctombs:     t.ct.Commit(),
 		ntombs:     t.nt.Commit(),
+		cfgrev:     t.cr.Commit(),
 		lastEvent:  last,
 		imports:    t.importsForCommit(),
 		evo:        evo,

@@ -20,6 +20,11 @@ type View struct {
 	ctombs    *iradix.Tree[uint64] // ns \0 key -> revision of the delete
 	ntombs    *iradix.Tree[uint64] // namespace -> revision of its delete
 	lastEvent uint64               // revision of the newest event
+	// cfgrev is, per namespace, the newest revision of a config put or
+	// delete in it: the maximum over configs and ctombs under the
+	// namespace, kept so that answers about a whole namespace do not visit
+	// every entry (derived: rebuilt on load, not written to bbolt).
+	cfgrev *iradix.Tree[uint64] // namespace -> revision
 
 	imports  *importState             // bulk import jobs (imports.go)
 	evo      evoTrees                 // schema policies, pin statistics, migrations (evolution.go)
@@ -35,6 +40,7 @@ func emptyView() *View {
 		configs:    iradix.New[*api.ConfigEntry](),
 		ctombs:     iradix.New[uint64](),
 		ntombs:     iradix.New[uint64](),
+		cfgrev:     iradix.New[uint64](),
 		imports:    emptyImports(),
 		evo:        emptyEvo(),
 		indexes:    iradix.New[*api.Index](),

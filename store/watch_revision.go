@@ -54,6 +54,17 @@ func (t *Txn) trackMutations() {
 func (t *Txn) setConfigTomb(k []byte) {
 	t.ct.Insert(k, t.rev)
 	t.put(bucketTombstones, tombKey(tombConfig, k), u64(t.rev))
+	if ns, _, ok := bytes.Cut(k, []byte{0}); ok {
+		t.bumpConfigRevision(string(ns), t.rev)
+	}
+}
+
+// bumpConfigRevision records a config put or delete at rev in namespace ns
+// (View.cfgrev). Revisions only grow, so the maximum is the newest.
+func (t *Txn) bumpConfigRevision(ns string, rev uint64) {
+	if cur, ok := t.cr.Get([]byte(ns)); !ok || rev > cur {
+		t.cr.Insert([]byte(ns), rev)
+	}
 }
 
 func (t *Txn) clearConfigTomb(k []byte) {
@@ -77,6 +88,7 @@ func (t *Txn) tombNamespace(name string) {
 		t.ct.Delete(k)
 		t.put(bucketTombstones, tombKey(tombConfig, k), nil)
 	}
+	t.cr.Delete([]byte(name))
 	t.nt.Insert([]byte(name), t.rev)
 	t.put(bucketTombstones, tombKey(tombNamespace, []byte(name)), u64(t.rev))
 }
@@ -105,6 +117,7 @@ func loadTombstones(tx *bolt.Tx, v *View) error {
 		return err
 	}
 	v.ctombs, v.ntombs = ct.Commit(), nt.Commit()
+	v.cfgrev = configRevisions(v.configs, v.ctombs)
 	// Every event leaves a trace that holds its revision: a put the entry's
 	// modify revision (or, once deleted, a tombstone that is newer), a delete
 	// a tombstone, a schema its create revision, a namespace its create
@@ -117,6 +130,36 @@ func loadTombstones(tx *bolt.Tx, v *View) error {
 		maxUnder(v.namespaces, nil, nsRev),
 	)
 	return nil
+}
+
+// configRevisions computes View.cfgrev from the configs and their
+// tombstones: per namespace, the highest revision of either.
+func configRevisions(configs *iradix.Tree[*api.ConfigEntry], ctombs *iradix.Tree[uint64]) *iradix.Tree[uint64] {
+	m := map[string]uint64{}
+	it := configs.Root().Iterator()
+	for k, e, ok := it.Next(); ok; k, e, ok = it.Next() {
+		if ns, _, ok := bytes.Cut(k, []byte{0}); ok {
+			m[string(ns)] = max(m[string(ns)], e.ModifyRevision)
+		}
+	}
+	ti := ctombs.Root().Iterator()
+	for k, r, ok := ti.Next(); ok; k, r, ok = ti.Next() {
+		if ns, _, ok := bytes.Cut(k, []byte{0}); ok {
+			m[string(ns)] = max(m[string(ns)], r)
+		}
+	}
+	t := iradix.New[uint64]().Txn()
+	for ns, r := range m {
+		t.Insert([]byte(ns), r)
+	}
+	return t.Commit()
+}
+
+// configRevisionOf is the newest config put or delete in namespace ns, 0
+// if none (View.cfgrev).
+func (v *View) configRevisionOf(ns string) uint64 {
+	r, _ := v.cfgrev.Get([]byte(ns))
+	return r
 }
 
 func revOf(r uint64) uint64                  { return r }
@@ -200,8 +243,8 @@ func (v *View) ConfigRevision(ns, key string, ws *WatchSet) uint64 {
 
 // ConfigListRevision is the revision of a list of a namespace's config
 // entries under prefix: the newest modify revision or delete under it, or
-// the namespace's creation. Deletes raise it. It visits every entry under
-// the prefix.
+// the namespace's creation. Deletes raise it. For the whole namespace it is
+// one lookup; for a prefix it visits every entry under the prefix.
 func (v *View) ConfigListRevision(ns, prefix string, ws *WatchSet) uint64 {
 	n, ok := v.namespaces.Get([]byte(ns))
 	if !ok {
@@ -211,6 +254,9 @@ func (v *View) ConfigListRevision(ns, prefix string, ws *WatchSet) uint64 {
 	p := configKey(ns, prefix)
 	ws.add(prefixWatch(v.configs, p))
 	ws.add(prefixWatch(v.ctombs, p))
+	if prefix == "" {
+		return max(n.CreateRevision, v.configRevisionOf(ns), 1)
+	}
 	return max(n.CreateRevision, maxUnder(v.configs, p, entryRev), maxUnder(v.ctombs, p, revOf), 1)
 }
 
@@ -226,8 +272,7 @@ func (v *View) NamespaceRevision(ns string, ws *WatchSet) uint64 {
 	ws.add(prefixWatch(v.configs, p))
 	ws.add(prefixWatch(v.ctombs, p))
 	ws.add(prefixWatch(v.schemas, p))
-	return max(n.CreateRevision, maxUnder(v.configs, p, entryRev), maxUnder(v.ctombs, p, revOf),
-		maxUnder(v.schemas, p, schemaRev), 1)
+	return max(n.CreateRevision, v.configRevisionOf(ns), maxUnder(v.schemas, p, schemaRev), 1)
 }
 
 // SchemaRevision is the revision of the answer about one schema name (its
