@@ -37,6 +37,7 @@ var dispatch = map[Type]applyFunc{
 	TypeRevokeToken:      applyRevokeToken,
 	TypeBind:             applyBind,
 	TypeUnbind:           applyUnbind,
+	TypeReapTombstones:   applyReapTombstones,
 }
 
 // applyEntry decodes and applies one log entry's data. It returns nil for an

@@ -147,6 +147,8 @@ func Encode(cmd any) ([]byte, error) {
 		t = TypeBind
 	case *Unbind:
 		t = TypeUnbind
+	case *ReapTombstones:
+		t = TypeReapTombstones
 	default:
 		return nil, fmt.Errorf("fsm: encode: unknown command %T", cmd)
 	}

@@ -78,6 +78,10 @@ type Config struct {
 	// RevokeWait bounds how long DELETE /v1/tokens/:id waits for every
 	// member to apply the revocation; zero means 5s.
 	RevokeWait time.Duration
+	// TombstoneTTL is how long the tombstone of a deleted config key is
+	// kept before the leader reaps it (tombstones.go); zero means
+	// DefaultTombstoneTTL (1h), negative never reaps.
+	TombstoneTTL time.Duration
 }
 
 // Validate reports whether the configuration can be used.

@@ -60,8 +60,9 @@ func newMigrations(s *Server) *migrations {
 	return m
 }
 
-// Close stops the migration drivers of this node (a migration's state stays
-// replicated; another node or a restart continues it).
+// Close stops the migration drivers and the tombstone reaper of this node
+// (a migration's state stays replicated; another node or a restart
+// continues it).
 func (s *Server) Close() {
 	m := s.mig
 	m.mu.Lock()
@@ -69,6 +70,7 @@ func (s *Server) Close() {
 	m.mu.Unlock()
 	m.cancel()
 	m.wg.Wait()
+	s.reaper.close()
 }
 
 func (m *migrations) supervise() {

@@ -64,8 +64,9 @@ type Server struct {
 	log     *slog.Logger
 	engine  *gin.Engine
 
-	watch *watchState // watch.go
-	mig   *migrations // migrations.go
+	watch  *watchState      // watch.go
+	mig    *migrations      // migrations.go
+	reaper *tombstoneReaper // tombstones.go
 
 	importLimits  ImportLimits  // imports.go
 	importDrivers driverSet     // uploads running on this node
@@ -126,6 +127,7 @@ func New(cfg Config, st State, cl Cluster, sc Schemas) (*Server, error) {
 	s.importSem = make(chan struct{}, validationWorkers())
 	s.oidcSem = make(chan struct{}, MaxOIDCExchanges)
 	s.mig = newMigrations(s)
+	s.reaper = newTombstoneReaper(s, cfg.TombstoneTTL)
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true

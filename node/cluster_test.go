@@ -71,10 +71,20 @@ func clusterConfig(t testing.TB, id string, expect int, join []string) node.Conf
 
 func startCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
+	return startClusterWith(t, n, nil)
+}
+
+// startClusterWith starts a cluster of n nodes whose configurations tune
+// has changed (nil: none).
+func startClusterWith(t testing.TB, n int, tune func(*node.Config)) *testCluster {
+	t.Helper()
 	tc := &testCluster{t: t}
 	var gossip []string
 	for i := 0; i < n; i++ {
 		cfg := clusterConfig(t, fmt.Sprintf("n%d", i+1), n, nil)
+		if tune != nil {
+			tune(&cfg)
+		}
 		gossip = append(gossip, cfg.GossipAddr)
 		tc.cfgs = append(tc.cfgs, cfg)
 	}

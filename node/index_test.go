@@ -14,28 +14,6 @@ import (
 	"github.com/schemakv/schemakv/node"
 )
 
-// startClusterWith is startCluster with a change to every node's config.
-func startClusterWith(t testing.TB, n int, mod func(*node.Config)) *testCluster {
-	t.Helper()
-	tc := &testCluster{t: t}
-	var gossip []string
-	for i := 0; i < n; i++ {
-		cfg := clusterConfig(t, fmt.Sprintf("n%d", i+1), n, nil)
-		mod(&cfg)
-		gossip = append(gossip, cfg.GossipAddr)
-		tc.cfgs = append(tc.cfgs, cfg)
-	}
-	tc.nodes = make([]*node.Node, n)
-	for i := range tc.cfgs {
-		tc.cfgs[i].Join = gossip
-		tc.start(i)
-	}
-	t.Cleanup(tc.closeAll)
-	tc.waitLeader()
-	tc.waitAuth()
-	return tc
-}
-
 func getIndex(t *testing.T, base string) api.Index {
 	t.Helper()
 	var d api.Index

@@ -70,6 +70,9 @@ type Config struct {
 	// Retention bounds the history kept for watch resumption and the
 	// history API (default: at least 1000 versions per object and 24h).
 	Retention store.RetentionConfig
+	// TombstoneTTL is how long the tombstone of a deleted config key is kept
+	// before the leader reaps it (zero: 1h; negative: never).
+	TombstoneTTL time.Duration
 	// PprofAddr, when set, serves Go's net/http/pprof profiles on a
 	// separate listener (keep it on loopback: profiles reveal internals).
 	PprofAddr string
@@ -229,6 +232,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		NodeID: cfg.NodeID, Version: Version, Limits: cfg.Limits, Logger: log,
 		Registerer: reg, Gatherer: reg,
 		Auth: authn, OIDC: authn, DevMode: cfg.Auth.Dev, MetricsOpen: cfg.Auth.MetricsOpen, RevokeWait: cfg.Auth.RevokeWait,
+		TombstoneTTL: cfg.TombstoneTTL,
 	}, n.store, n.cluster, schema.NewCache(schema.Config{MaxSchemaBytes: cfg.Limits.MaxSchemaBytes}))
 	if err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ type Txn struct {
 	ct   *iradix.Txn[uint64] // config tombstones
 	nt   *iradix.Txn[uint64] // namespace tombstones
 	cr   *iradix.Txn[uint64] // per-namespace config revision (View.cfgrev)
+	fl   *iradix.Txn[uint64] // per-namespace reaped floor (View.floors)
 	imp  *importState        // import jobs, copied on first write (imports.go)
 	ev   *evoTxn             // evolution state, started on first use (evolution.go)
 	idx  *iradix.Txn[*api.Index]
@@ -63,6 +64,7 @@ func (s *Store) Begin() (*Txn, error) {
 		ct:   v.ctombs.Txn(),
 		nt:   v.ntombs.Txn(),
 		cr:   v.cfgrev.Txn(),
+		fl:   v.floors.Txn(),
 		auth: v.auth,
 	}
 	t.idx, t.ient = v.indexes.Txn(), v.ientries.Txn() // index.go
@@ -297,6 +299,7 @@ func (t *Txn) Commit(applied uint64) error {
 		ctombs:     t.ct.Commit(),
 		ntombs:     t.nt.Commit(),
 		cfgrev:     t.cr.Commit(),
+		floors:     t.fl.Commit(),
 		lastEvent:  last,
 		imports:    t.importsForCommit(),
 		evo:        evo,

@@ -25,6 +25,7 @@ type View struct {
 	// namespace, kept so that answers about a whole namespace do not visit
 	// every entry (derived: rebuilt on load, not written to bbolt).
 	cfgrev *iradix.Tree[uint64] // namespace -> revision
+	floors *iradix.Tree[uint64] // namespace -> newest reaped config tombstone
 
 	imports  *importState             // bulk import jobs (imports.go)
 	evo      evoTrees                 // schema policies, pin statistics, migrations (evolution.go)
@@ -41,6 +42,7 @@ func emptyView() *View {
 		ctombs:     iradix.New[uint64](),
 		ntombs:     iradix.New[uint64](),
 		cfgrev:     iradix.New[uint64](),
+		floors:     iradix.New[uint64](),
 		imports:    emptyImports(),
 		evo:        emptyEvo(),
 		indexes:    iradix.New[*api.Index](),

@@ -31,10 +31,12 @@ import (
 // the writes under it. Each answer needs at most five channels.
 
 // Tombstone keys in the tombstones bucket: 'c' + ns \0 key for config
-// entries, 'n' + name for namespaces.
+// entries, 'n' + name for namespaces, 'f' + name for a namespace's reaped
+// floor (see ReapConfigTombstones).
 const (
 	tombConfig    = 'c'
 	tombNamespace = 'n'
+	tombFloor     = 'f'
 )
 
 func tombKey(kind byte, k []byte) []byte {
@@ -49,6 +51,7 @@ func (t *Txn) trackMutations() {
 	t.cfg.TrackMutate(true)
 	t.ct.TrackMutate(true)
 	t.nt.TrackMutate(true)
+	t.fl.TrackMutate(true)
 }
 
 func (t *Txn) setConfigTomb(k []byte) {
@@ -89,8 +92,58 @@ func (t *Txn) tombNamespace(name string) {
 		t.put(bucketTombstones, tombKey(tombConfig, k), nil)
 	}
 	t.cr.Delete([]byte(name))
+	if _, ok := t.fl.Get([]byte(name)); ok {
+		t.fl.Delete([]byte(name))
+		t.put(bucketTombstones, tombKey(tombFloor, []byte(name)), nil)
+	}
 	t.nt.Insert([]byte(name), t.rev)
 	t.put(bucketTombstones, tombKey(tombNamespace, []byte(name)), u64(t.rev))
+}
+
+// ReapConfigTombstones drops the config tombstones older than revision
+// before and returns how many it dropped. A tombstone only gives answers
+// about deleted keys a revision that rises on the delete; to keep those
+// answers from going back once it is gone, its namespace's floor rises to
+// the newest reaped revision, and every answer about a key or a prefix of
+// the namespace is at least the floor. So a blocking query waiting on a
+// reaped delete returns (once, with the same data) rather than going back,
+// and watches are unaffected: they read the history, not the tombstones.
+// Every node applies it at the same revision with the same cut-off, so all
+// answer alike.
+func (t *Txn) ReapConfigTombstones(before uint64) int {
+	type reaped struct {
+		key []byte
+		rev uint64
+	}
+	var drop []reaped
+	it := t.ct.Root().Iterator()
+	for k, r, ok := it.Next(); ok; k, r, ok = it.Next() {
+		if r < before {
+			drop = append(drop, reaped{k, r})
+		}
+	}
+	for _, d := range drop {
+		t.ct.Delete(d.key)
+		t.put(bucketTombstones, tombKey(tombConfig, d.key), nil)
+		ns, _, ok := bytes.Cut(d.key, []byte{0})
+		if !ok {
+			continue
+		}
+		if cur, ok := t.fl.Get(ns); !ok || d.rev > cur {
+			t.fl.Insert(bytes.Clone(ns), d.rev)
+			t.put(bucketTombstones, tombKey(tombFloor, ns), u64(d.rev))
+		}
+	}
+	return len(drop)
+}
+
+// ConfigTombstones returns how many deleted config keys keep a tombstone.
+func (v *View) ConfigTombstones() int { return v.ctombs.Len() }
+
+// floorOf is namespace ns's reaped floor, 0 if none was reaped.
+func (v *View) floorOf(ns string) uint64 {
+	r, _ := v.floors.Get([]byte(ns))
+	return r
 }
 
 // loadTombstones fills v's tombstone trees from the file and computes the
@@ -98,6 +151,7 @@ func (t *Txn) tombNamespace(name string) {
 func loadTombstones(tx *bolt.Tx, v *View) error {
 	ct := v.ctombs.Txn()
 	nt := v.ntombs.Txn()
+	fl := v.floors.Txn()
 	err := tx.Bucket(bucketTombstones).ForEach(func(k, b []byte) error {
 		if len(k) < 2 || len(b) != 8 {
 			return fmt.Errorf("tombstone %q: bad record", k)
@@ -108,6 +162,8 @@ func loadTombstones(tx *bolt.Tx, v *View) error {
 			ct.Insert(bytes.Clone(k[1:]), rev)
 		case tombNamespace:
 			nt.Insert(bytes.Clone(k[1:]), rev)
+		case tombFloor:
+			fl.Insert(bytes.Clone(k[1:]), rev)
 		default:
 			return fmt.Errorf("tombstone %q: unknown kind", k)
 		}
@@ -116,8 +172,8 @@ func loadTombstones(tx *bolt.Tx, v *View) error {
 	if err != nil {
 		return err
 	}
-	v.ctombs, v.ntombs = ct.Commit(), nt.Commit()
-	v.cfgrev = configRevisions(v.configs, v.ctombs)
+	v.ctombs, v.ntombs, v.floors = ct.Commit(), nt.Commit(), fl.Commit()
+	v.cfgrev = configRevisions(v.configs, v.ctombs, v.floors)
 	// Every event leaves a trace that holds its revision: a put the entry's
 	// modify revision (or, once deleted, a tombstone that is newer), a delete
 	// a tombstone, a schema its create revision, a namespace its create
@@ -125,6 +181,7 @@ func loadTombstones(tx *bolt.Tx, v *View) error {
 	v.lastEvent = max(
 		maxUnder(v.ctombs, nil, revOf),
 		maxUnder(v.ntombs, nil, revOf),
+		maxUnder(v.floors, nil, revOf),
 		maxUnder(v.configs, nil, entryRev),
 		maxUnder(v.schemas, nil, schemaRev),
 		maxUnder(v.namespaces, nil, nsRev),
@@ -132,10 +189,14 @@ func loadTombstones(tx *bolt.Tx, v *View) error {
 	return nil
 }
 
-// configRevisions computes View.cfgrev from the configs and their
-// tombstones: per namespace, the highest revision of either.
-func configRevisions(configs *iradix.Tree[*api.ConfigEntry], ctombs *iradix.Tree[uint64]) *iradix.Tree[uint64] {
+// configRevisions computes View.cfgrev from the configs, their tombstones
+// and the reaped floors: per namespace, the highest revision of any.
+func configRevisions(configs *iradix.Tree[*api.ConfigEntry], ctombs, floors *iradix.Tree[uint64]) *iradix.Tree[uint64] {
 	m := map[string]uint64{}
+	fi := floors.Root().Iterator()
+	for k, r, ok := fi.Next(); ok; k, r, ok = fi.Next() {
+		m[string(k)] = r
+	}
 	it := configs.Root().Iterator()
 	for k, e, ok := it.Next(); ok; k, e, ok = it.Next() {
 		if ns, _, ok := bytes.Cut(k, []byte{0}); ok {
@@ -238,7 +299,8 @@ func (v *View) ConfigRevision(ns, key string, ws *WatchSet) uint64 {
 	if r, ok := v.ctombs.Get(k); ok {
 		return max(r, 1)
 	}
-	return max(n.CreateRevision, 1)
+	ws.add(keyWatch(v.floors, []byte(ns)))
+	return max(n.CreateRevision, v.floorOf(ns), 1)
 }
 
 // ConfigListRevision is the revision of a list of a namespace's config
@@ -257,7 +319,8 @@ func (v *View) ConfigListRevision(ns, prefix string, ws *WatchSet) uint64 {
 	if prefix == "" {
 		return max(n.CreateRevision, v.configRevisionOf(ns), 1)
 	}
-	return max(n.CreateRevision, maxUnder(v.configs, p, entryRev), maxUnder(v.ctombs, p, revOf), 1)
+	ws.add(keyWatch(v.floors, []byte(ns)))
+	return max(n.CreateRevision, maxUnder(v.configs, p, entryRev), maxUnder(v.ctombs, p, revOf), v.floorOf(ns), 1)
 }
 
 // NamespaceRevision is the revision of the answer about a namespace: the

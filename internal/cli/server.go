@@ -97,6 +97,7 @@ SCHEMAKV_DATA_DIR=/var/lib/schemakv.`,
 	f.StringVar(&cfg.Cluster.RaftLogLevel, "raft-log-level", cfg.Cluster.RaftLogLevel, "hashicorp/raft log level")
 	f.IntVar(&cfg.Retention.Default.MinVersions, "history-min-versions", 1000, "history kept per object: at least this many versions")
 	f.DurationVar(&cfg.Retention.Default.MinAge, "history-min-age", 24*time.Hour, "history kept per object: at least this long")
+	f.DurationVar(&cfg.TombstoneTTL, "tombstone-ttl", httpapi.DefaultTombstoneTTL, "the tombstone of a deleted config key is reaped this long after the delete (negative: never)")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
 	tlsFlags.register(f, &cfg)
 	af.register(f)
