@@ -161,7 +161,8 @@ func TestTarSource_Deterministic(t *testing.T) {
 	dir := writeTree(t, map[string]string{
 		"namespaces/a/configs/x.yaml":     "schema: s@1\nvalue: 1\n",
 		"namespaces/a/configs/y/z.yaml":   strings.Repeat("# padding\n", 100) + "schema: s@1\nvalue: 2\n",
-		"namespaces/a/configs/.hidden/q":  "skipped",
+		"namespaces/a/configs/.hidden/.q": "skipped",
+		"namespaces/a/.hidden/q.yaml":     "skipped",
 		"namespaces/a/schemas/s/v1.yaml":  "{}\n",
 		"namespaces/b/namespace.yaml":     "description: b\n",
 		"outside.txt":                     "not packed",
