@@ -38,7 +38,15 @@ type Schema struct {
 // err is non-nil only when doc is not exactly one JSON value
 // (ErrInvalidValue), or, never for a schema that compiled, when validation
 // detects a $ref loop (ErrInvalidSchema).
+//
+// It runs on the package's validation workers (workers.go) and waits for
+// the answer.
 func (s *Schema) Validate(doc []byte) (errs []api.FieldError, total int, err error) {
+	return s.onWorker(doc)
+}
+
+// validate is Validate on the calling goroutine.
+func (s *Schema) validate(doc []byte) (errs []api.FieldError, total int, err error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any
