@@ -58,7 +58,7 @@ func (s *Server) getConfig(c *gin.Context) {
 		return
 	}
 	setETag(c, e.ModifyRevision)
-	s.render(c, http.StatusOK, e)
+	s.renderEntry(c, http.StatusOK, e)
 }
 
 func (s *Server) putConfig(c *gin.Context) {
@@ -109,7 +109,7 @@ func (s *Server) putConfig(c *gin.Context) {
 	if e.Version == 1 {
 		status = http.StatusCreated
 	}
-	s.render(c, status, e)
+	s.renderEntry(c, status, e)
 }
 
 func (s *Server) deleteConfig(c *gin.Context) {
