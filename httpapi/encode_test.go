@@ -16,8 +16,8 @@ func TestAppendEntry_MatchesEncodingJSON(t *testing.T) {
 	var full api.ConfigEntry
 	jsontest.Fill(t, &full)
 	for name, e := range map[string]*api.ConfigEntry{
-		"every field": &full,
-		"zero":        {},
+		"every field":  &full,
+		"zero":         {},
 		"nested value": {Namespace: "pay", Key: "a", Value: []byte(`[{"a":[]},"\u2028"]`)},
 	} {
 		if got, want := appendEntry([]byte("x"), e), append([]byte("x"), jsontest.Marshal(t, e)...); !bytes.Equal(got, want) {
