@@ -86,11 +86,7 @@
 // jsonschema.Compiler (the library's compiler is not safe for concurrent use
 // and keeps every resource it loads); concurrent Gets of one key compile it
 // once and share the result. A compiled *Schema is immutable and its Validate
-// is safe for concurrent use. Validate runs on the package's validation
-// workers, GOMAXPROCS goroutines started on first use that live as long as
-// the process (their stacks stay grown for the library's deep recursion;
-// workers.go says why), and blocks until its answer is ready; a panic during
-// validation is re-raised on the caller's goroutine. Source implementations are called from the
+// is safe for concurrent use. Source implementations are called from the
 // goroutine that calls Compile or Get and must be safe for concurrent use if
 // those are called concurrently.
 package schema

@@ -223,22 +223,3 @@ func TestComparePointers_Table(t *testing.T) {
 		}
 	}
 }
-
-// TestValidate_PanicReachesCaller keeps a panic during validation on the
-// caller's goroutine, where a request's recovery turns it into a 500, and
-// leaves the workers serving.
-func TestValidate_PanicReachesCaller(t *testing.T) {
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Fatal("Validate on a nil *Schema did not panic")
-			}
-		}()
-		var s *Schema
-		_, _, _ = s.Validate([]byte(`{}`))
-	}()
-	s := mustCompile(t, serverSchema, nil)
-	if errs := mustValidate(t, s, `{"port":0,"x":1}`); len(errs) != 3 {
-		t.Fatalf("after a panic: got%s, want 3 errors", pointers(errs))
-	}
-}
