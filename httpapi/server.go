@@ -341,12 +341,18 @@ func (s *Server) decodeBody(c *gin.Context, v any) (bool, error) {
 	if err != nil || b == nil {
 		return false, err
 	}
+	return true, decodeBytes(b, v)
+}
+
+// decodeBytes decodes a body that readBody returned into v, refusing unknown
+// fields.
+func decodeBytes(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return false, apiErr(api.CodeBadRequest, "request body: %v", err)
+		return apiErr(api.CodeBadRequest, "request body: %v", err)
 	}
-	return true, nil
+	return nil
 }
 
 // audit builds the who/why of a write from the request. bodyReason, when

@@ -1,5 +1,7 @@
 package jsonutil
 
+import "unicode/utf8"
+
 // maxNesting is encoding/json's limit of nested arrays and objects: deeper
 // input is invalid for json.Valid and json.Compact.
 const maxNesting = 10000
@@ -243,4 +245,86 @@ func appendCompact(dst, b []byte) []byte {
 		}
 	}
 	return append(dst, b[start:]...)
+}
+
+// Members calls fn with the key and the raw value of each member of the JSON
+// object b, in order. It is a fast path for decoding a request body: ok is
+// false, and fn may have seen some members, when b is not one valid object,
+// a key holds an escape or invalid UTF-8, or fn returned false — the cases
+// the caller leaves to encoding/json. A value is the member's bytes as they
+// are, without the whitespace around them.
+func Members(b []byte, fn func(key string, value []byte) bool) (ok bool) {
+	s := syntax{b: b, maxDepth: maxNesting}
+	s.space()
+	if s.i >= len(b) || b[s.i] != '{' {
+		return false
+	}
+	s.i++
+	s.space()
+	if s.i < len(b) && b[s.i] == '}' {
+		s.i++
+		s.space()
+		return s.i == len(b)
+	}
+	for {
+		key, ok := PlainString(s.rest())
+		if !ok {
+			return false
+		}
+		s.string()
+		s.space()
+		if s.i >= len(b) || b[s.i] != ':' {
+			return false
+		}
+		s.i++
+		s.space()
+		start := s.i
+		if !s.value(1) {
+			return false
+		}
+		if !fn(key, b[start:s.i]) {
+			return false
+		}
+		s.space()
+		if s.i >= len(b) {
+			return false
+		}
+		switch b[s.i] {
+		case ',':
+			s.i++
+			s.space()
+		case '}':
+			s.i++
+			s.space()
+			return s.i == len(b)
+		default:
+			return false
+		}
+	}
+}
+
+func (s *syntax) rest() []byte { return s.b[s.i:] }
+
+// PlainString returns the text of the JSON string at the start of b when it
+// holds no escape and is valid UTF-8, so that it decodes to its bytes as
+// they are; ok is false otherwise.
+func PlainString(b []byte) (string, bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return "", false
+	}
+	ascii := true
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			if !ascii && !utf8.Valid(b[1:i]) {
+				return "", false
+			}
+			return string(b[1:i]), true
+		case c == '\\' || c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return "", false
 }
