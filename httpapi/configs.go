@@ -186,7 +186,7 @@ func (s *Server) decodePutBody(c *gin.Context) (req api.PutConfigRequest, ok boo
 // decodePutBody); the result is what encoding/json decodes.
 func splitPutBody(b []byte, req *api.PutConfigRequest) bool {
 	var seen [3]bool
-	return jsonutil.Members(b, func(key string, value []byte) bool {
+	return jsonutil.Members(b, 0, func(key string, value []byte) bool {
 		var ok bool
 		switch key {
 		case "schema":

@@ -253,10 +253,14 @@ func appendCompact(dst, b []byte) []byte {
 // a key holds an escape or invalid UTF-8, or fn returned false — the cases
 // the caller leaves to encoding/json. A value is the member's bytes as they
 // are, without the whitespace around them.
-func Members(b []byte, fn func(key string, value []byte) bool) (ok bool) {
-	s := syntax{b: b, maxDepth: maxNesting}
+//
+// depth is the nesting of b in the document it comes from (0 for a whole
+// body), so that a document nested deeper than encoding/json allows is not
+// ok either.
+func Members(b []byte, depth int, fn func(key string, value []byte) bool) (ok bool) {
+	s := syntax{b: b, maxDepth: maxNesting - depth}
 	s.space()
-	if s.i >= len(b) || b[s.i] != '{' {
+	if s.i >= len(b) || b[s.i] != '{' || s.maxDepth < 1 {
 		return false
 	}
 	s.i++
@@ -327,4 +331,43 @@ func PlainString(b []byte) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Elements calls fn with the raw bytes of each element of the JSON array b,
+// in order: the array counterpart of Members, with the same meaning of ok
+// and depth.
+func Elements(b []byte, depth int, fn func(value []byte) bool) (ok bool) {
+	s := syntax{b: b, maxDepth: maxNesting - depth}
+	s.space()
+	if s.i >= len(b) || b[s.i] != '[' || s.maxDepth < 1 {
+		return false
+	}
+	s.i++
+	s.space()
+	if s.i < len(b) && b[s.i] == ']' {
+		s.i++
+		s.space()
+		return s.i == len(b)
+	}
+	for {
+		start := s.i
+		if !s.value(1) || !fn(b[start:s.i]) {
+			return false
+		}
+		s.space()
+		if s.i >= len(b) {
+			return false
+		}
+		switch b[s.i] {
+		case ',':
+			s.i++
+			s.space()
+		case ']':
+			s.i++
+			s.space()
+			return s.i == len(b)
+		default:
+			return false
+		}
+	}
 }

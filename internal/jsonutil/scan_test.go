@@ -46,3 +46,43 @@ func checkSyntax(t *testing.T, b []byte) {
 		t.Fatalf("appendCompact(%.60q) = %.60q, json.Compact: %.60q", b, got, want.Bytes())
 	}
 }
+
+func TestMembersAndElements(t *testing.T) {
+	var got []string
+	ok := Members([]byte(` {"a" : [1, {"b":2}] ,"é":"x", "c":null} `), 0, func(k string, v []byte) bool {
+		got = append(got, k+"="+string(v))
+		return true
+	})
+	if want := []string{`a=[1, {"b":2}]`, `é="x"`, `c=null`}; !ok || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("Members = %v, %q; want true, %q", ok, got, want)
+	}
+	got = nil
+	ok = Elements([]byte(`[ 1 ,"a", {} ]`), 0, func(v []byte) bool {
+		got = append(got, string(v))
+		return true
+	})
+	if want := []string{`1`, `"a"`, `{}`}; !ok || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("Elements = %v, %q; want true, %q", ok, got, want)
+	}
+	for _, b := range []string{`[]`, `{"a\n":1}`, `{"a":1,}`, `{"a":1} x`, "{\"\xff\":1}", `{"a":1`} {
+		if Members([]byte(b), 0, func(string, []byte) bool { return true }) {
+			t.Errorf("Members(%q) = true", b)
+		}
+	}
+	if Members([]byte(`{"a":1,"b":2}`), 0, func(k string, _ []byte) bool { return k == "a" }) {
+		t.Error("Members = true after fn returned false")
+	}
+	for _, b := range []string{`{}`, `[1,]`, `[1 2]`, `[1] 2`} {
+		if Elements([]byte(b), 0, func([]byte) bool { return true }) {
+			t.Errorf("Elements(%q) = true", b)
+		}
+	}
+	if ok := Elements([]byte(`[]`), 0, func([]byte) bool { return false }); !ok {
+		t.Error("Elements([]) = false")
+	}
+	// Nesting counts from the document b came from.
+	deep := []byte(`[[1]]`)
+	if !Elements(deep, maxNesting-2, func([]byte) bool { return true }) || Elements(deep, maxNesting-1, func([]byte) bool { return true }) {
+		t.Errorf("Elements(%s) at depths %d and %d: want ok, then not", deep, maxNesting-2, maxNesting-1)
+	}
+}
