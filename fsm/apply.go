@@ -120,8 +120,7 @@ func applyRegisterSchema(tx *store.Txn, rev uint64, body []byte) *Result {
 }
 
 func applyTxn(tx *store.Txn, rev uint64, body []byte) *Result {
-	var c Txn
-	mustDecode(rev, body, &c)
+	c := decodeTxn(rev, body)
 	// Check every operation before writing any, so a failure changes nothing.
 	var failed []OpError
 	for i, op := range c.Ops {

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/schemakv/schemakv/api"
 	"github.com/schemakv/schemakv/fsm"
+	"github.com/schemakv/schemakv/internal/jsonutil"
 )
 
 func (s *Server) listConfigs(c *gin.Context) {
@@ -58,7 +59,7 @@ func (s *Server) getConfig(c *gin.Context) {
 		return
 	}
 	setETag(c, e.ModifyRevision)
-	s.render(c, http.StatusOK, e)
+	s.renderEntry(c, http.StatusOK, e)
 }
 
 func (s *Server) putConfig(c *gin.Context) {
@@ -72,8 +73,7 @@ func (s *Server) putConfig(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var req api.PutConfigRequest
-	ok, err := s.decodeBody(c, &req)
+	req, ok, err := s.decodePutBody(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -109,7 +109,7 @@ func (s *Server) putConfig(c *gin.Context) {
 	if e.Version == 1 {
 		status = http.StatusCreated
 	}
-	s.render(c, status, e)
+	s.renderEntry(c, status, e)
 }
 
 func (s *Server) deleteConfig(c *gin.Context) {
@@ -163,4 +163,45 @@ func casParam(c *gin.Context) (*uint64, error) {
 
 func setETag(c *gin.Context, rev uint64) {
 	c.Header("ETag", `"`+strconv.FormatUint(rev, 10)+`"`)
+}
+
+// decodePutBody is decodeBody for the body of a put, the most frequent
+// write. The usual body — the members "schema", "value" and "reason" once
+// each, the strings without escapes — is split without encoding/json, whose
+// decoder scanned the value twice and copied it; any other body is decoded
+// by decodeBody's rules, with their errors.
+func (s *Server) decodePutBody(c *gin.Context) (req api.PutConfigRequest, ok bool, err error) {
+	b, err := s.readBody(c)
+	if err != nil || b == nil {
+		return req, false, err
+	}
+	if splitPutBody(b, &req) {
+		return req, true, nil
+	}
+	req = api.PutConfigRequest{}
+	return req, true, decodeBytes(b, &req)
+}
+
+// splitPutBody fills req from b if b has the usual shape (see
+// decodePutBody); the result is what encoding/json decodes.
+func splitPutBody(b []byte, req *api.PutConfigRequest) bool {
+	var seen [3]bool
+	return jsonutil.Members(b, 0, func(key string, value []byte) bool {
+		var ok bool
+		switch key {
+		case "schema":
+			req.Schema, ok = jsonutil.PlainString(value)
+			ok = ok && !seen[0]
+			seen[0] = true
+		case "value":
+			req.Value = value
+			ok = !seen[1]
+			seen[1] = true
+		case "reason":
+			req.Reason, ok = jsonutil.PlainString(value)
+			ok = ok && !seen[2]
+			seen[2] = true
+		}
+		return ok
+	})
 }

@@ -321,10 +321,12 @@ func (s *Server) readBody(c *gin.Context) ([]byte, error) {
 			return nil, apiErr(api.CodeUnsupportedMedia, "content type %q is not supported; send application/json", ct)
 		}
 	}
-	b, err := io.ReadAll(c.Request.Body)
-	if err != nil {
+	// A declared length (limitBody has checked it) sizes the buffer once.
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(c.Request.ContentLength, 0), s.cfg.Limits.MaxBodyBytes)+bytes.MinRead))
+	if _, err := buf.ReadFrom(c.Request.Body); err != nil {
 		return nil, err
 	}
+	b := buf.Bytes()
 	if len(b) == 0 {
 		return nil, nil
 	}
@@ -341,12 +343,18 @@ func (s *Server) decodeBody(c *gin.Context, v any) (bool, error) {
 	if err != nil || b == nil {
 		return false, err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	return true, decodeBytes(b, v)
+}
+
+// decodeBytes decodes a body that readBody returned into v, refusing unknown
+// fields.
+func decodeBytes(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return false, apiErr(api.CodeBadRequest, "request body: %v", err)
+		return apiErr(api.CodeBadRequest, "request body: %v", err)
 	}
-	return true, nil
+	return nil
 }
 
 // audit builds the who/why of a write from the request. bodyReason, when

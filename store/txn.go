@@ -259,10 +259,7 @@ func (t *Txn) record(ev api.Event, a Audit) error {
 	ev.Principal = a.Principal
 	ev.Reason = a.Reason
 	ev.Time = a.Time
-	b, err := marshal(&ev)
-	if err != nil {
-		return fmt.Errorf("store: encode event: %w", err)
-	}
+	b := appendEvent(nil, &ev)
 	id := eventID(t.rev, t.seq)
 	t.seq++
 	t.put(bucketEvents, id, b)

@@ -21,12 +21,17 @@ var (
 // maxDepth deep: a scalar is depth 0, {"a":1} and [1] are depth 1,
 // {"a":[1]} is depth 2. A negative maxDepth acts as 0.
 //
-// It runs in O(len(b)) time and constant memory and builds no value: a byte
-// scanner tracks the depth (stopping at the first level too many, so a
-// hostile body costs no more than its length), then json.Valid checks the
-// syntax. Errors wrap ErrTooDeep or ErrInvalidJSON and give the zero-based
-// position of the offending byte.
+// It runs in O(len(b)) time and builds no value: a recursive descent checks
+// syntax and depth in one pass (stopping at the first level too many, so a
+// hostile body costs no more than its length, and recursing at most
+// maxDepth deep). Only when that fails does it find the error: a byte
+// scanner tracks the depth, then encoding/json words the syntax error.
+// Errors wrap ErrTooDeep or ErrInvalidJSON and give the zero-based position
+// of the offending byte.
 func Check(b []byte, maxDepth int) error {
+	if valid(b, maxDepth) {
+		return nil
+	}
 	depth := 0
 	inString := false
 	for i := 0; i < len(b); i++ {
@@ -80,6 +85,9 @@ func invalid(b []byte) error {
 // contents of strings are kept byte for byte (no HTML escaping). Invalid
 // input is ErrInvalidJSON.
 func Compact(b []byte) ([]byte, error) {
+	if valid(b, maxNesting) {
+		return appendCompact(make([]byte, 0, len(b)), b), nil
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(b))
 	if err := json.Compact(&buf, b); err != nil {
