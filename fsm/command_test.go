@@ -71,6 +71,7 @@ var txnBodies = []struct {
 	{`{"principal":"alice","reason":"r","time":1700000000000000000,"ops":[{"op":"put","namespace":"pay","key":"a","schema":"s","schema_version":1,"schema_revision":3,"value":{"x":[1,"<&>"]},"revision":5,"rollback_of":2}]}`, true},
 	{`{"principal":"","time":-1,"ops":null}`, true},
 	{`{"principal":"é","time":0,"ops":[]}`, true},
+	{`{"principal":"a","time":1,"ops":[{"op":"put","namespace":"n","key":"k","value":null}]}`, true},
 	{`{"ops":[{"op":"check","namespace":"n","key":"k","revision":0},{"op":"delete","namespace":"n","key":"k","revision":null}],"time":-0,"principal":"x"}`, true},
 	{`{"principal":"a\u0062","time":1,"ops":[]}`, false}, // escapes
 	{`{"Principal":"a","time":1,"ops":[]}`, false},       // another case

@@ -8,8 +8,8 @@ import (
 )
 
 // decodeTxn decodes the body of a Txn command. Every node decodes every
-// write, so the body Encode writes — the fields in its order, at most once
-// each, strings without escapes — is read without encoding/json, whose
+// write, so the body Encode writes — known fields, each at most once,
+// strings without escapes — is read without encoding/json, whose
 // decoder validated the body and scanned the value twice; any other body
 // (older or hand-made logs included) goes through mustDecode.
 // FuzzDecodeTxn checks that the two agree.
@@ -22,31 +22,38 @@ func decodeTxn(rev uint64, body []byte) Txn {
 	return c
 }
 
+// fieldSet records the fields of an object seen so far, one bit each.
+type fieldSet uint
+
+// first reports whether the field with bit is seen for the first time: a
+// repeated field is left to encoding/json (which keeps the last).
+func (f *fieldSet) first(bit fieldSet) bool {
+	if *f&bit != 0 {
+		return false
+	}
+	*f |= bit
+	return true
+}
+
 // decodeTxnFast reads body as encoding/json would; ok is false for a body it
 // leaves to encoding/json.
-func decodeTxnFast(body []byte) (c Txn, ok bool) {
-	var seen uint
-	first := func(bit uint) bool { // reports whether a field is new
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
-	}
-	ok = jsonutil.Members(body, 0, func(key string, v []byte) bool {
+func decodeTxnFast(body []byte) (Txn, bool) {
+	var c Txn
+	var seen fieldSet
+	ok := jsonutil.Members(body, 0, func(key string, v []byte) bool {
 		var ok bool
 		switch key {
 		case "principal":
 			c.Principal, ok = jsonutil.PlainString(v)
-			return ok && first(1)
+			return ok && seen.first(1)
 		case "reason":
 			c.Reason, ok = jsonutil.PlainString(v)
-			return ok && first(2)
+			return ok && seen.first(2)
 		case "time":
 			c.Time, ok = parseInt(v)
-			return ok && first(4)
+			return ok && seen.first(4)
 		case "ops":
-			if !first(8) {
+			if !seen.first(8) {
 				return false
 			}
 			if string(v) == "null" {
@@ -64,51 +71,47 @@ func decodeTxnFast(body []byte) (c Txn, ok bool) {
 	return c, ok
 }
 
-func decodeOpFast(b []byte, depth int) (o Op, ok bool) {
-	var seen uint
-	first := func(bit uint) bool {
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
-	}
-	ok = jsonutil.Members(b, depth, func(key string, v []byte) bool {
+// decodeOpFast reads one op of a Txn at the given depth of the body.
+func decodeOpFast(b []byte, depth int) (Op, bool) {
+	var o Op
+	var seen fieldSet
+	ok := jsonutil.Members(b, depth, func(key string, v []byte) bool {
 		var ok bool
 		switch key {
 		case "op":
 			o.Op, ok = jsonutil.PlainString(v)
-			return ok && first(1)
+			return ok && seen.first(1)
 		case "namespace":
 			o.Namespace, ok = jsonutil.PlainString(v)
-			return ok && first(2)
+			return ok && seen.first(2)
 		case "key":
 			o.Key, ok = jsonutil.PlainString(v)
-			return ok && first(4)
+			return ok && seen.first(4)
 		case "schema":
 			o.Schema, ok = jsonutil.PlainString(v)
-			return ok && first(8)
+			return ok && seen.first(8)
 		case "schema_version":
 			var n int64
 			n, ok = parseInt(v)
 			o.SchemaVersion = int(n)
-			return ok && int64(o.SchemaVersion) == n && first(16)
+			return ok && int64(o.SchemaVersion) == n && seen.first(16)
 		case "schema_revision":
 			o.SchemaRevision, ok = parseUint(v)
-			return ok && first(32)
+			return ok && seen.first(32)
 		case "value":
 			o.Value = slices.Clone(v) // not the log's buffer: the store keeps it
-			return first(64)
+			return seen.first(64)
 		case "revision":
 			if string(v) == "null" {
-				return first(128)
+				return seen.first(128)
 			}
-			n, ok := parseUint(v)
+			var n uint64
+			n, ok = parseUint(v)
 			o.Revision = &n
-			return ok && first(128)
+			return ok && seen.first(128)
 		case "rollback_of":
 			o.RollbackOf, ok = parseUint(v)
-			return ok && first(256)
+			return ok && seen.first(256)
 		}
 		return false
 	})
