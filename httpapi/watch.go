@@ -154,6 +154,19 @@ func (ws *watchState) acquire(client string, n int) (release func(), err error) 
 	}, nil
 }
 
+// Watchers returns the blocking queries, streams and multiplexed watches
+// open on this node (what the per-client limit counts).
+func (s *Server) Watchers() int {
+	ws := s.watch
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	n := 0
+	for _, c := range ws.clients {
+		n += c
+	}
+	return n
+}
+
 // shutdownCh returns a channel closed when the http.Server serving r starts
 // shutting down, so that long responses end and Shutdown does not wait for
 // them. It registers with each server once.
@@ -409,7 +422,16 @@ func (s *Server) serveWatch(c *gin.Context, wr *watchRequest) {
 	defer release()
 	sub := w.SubscribeAny(wr.filters, s.watch.buffer)
 	defer sub.Close()
-	if wr.start > 0 {
+	fromNow := wr.start == 0
+	if fromNow {
+		// "From now" starts after everything this node has applied — what
+		// a read now would see, as in etcd — not after what the event
+		// dispatcher has offered so far, which can lag a write behind: a
+		// client that writes and then watches must not be sent its own
+		// write. The batches in between are skipped below.
+		wr.start = max(w.View().Revision(), sub.Start) + 1
+	}
+	if !fromNow {
 		oldest, err := w.OldestRevision()
 		if err != nil {
 			s.fail(c, err)
@@ -430,7 +452,7 @@ func (s *Server) serveWatch(c *gin.Context, wr *watchRequest) {
 	}
 	c.Header("Cache-Control", "no-cache")
 	c.Header("X-Accel-Buffering", "no")
-	c.Header(HeaderIndex, strconv.FormatUint(sub.Start, 10))
+	c.Header(HeaderIndex, strconv.FormatUint(max(sub.Start, wr.start-1), 10))
 	c.Status(http.StatusOK)
 
 	// pos: every matching event up to pos has been sent.

@@ -554,7 +554,14 @@ func TestBlocking_RestoreReturnsWaiters(t *testing.T) {
 	}
 	sn.Release()
 	ch := goBlocking(base + "/v1/namespaces/r?wait=30s&index=" + strconv.FormatUint(n.Store().Applied(), 10))
-	time.Sleep(200 * time.Millisecond)
+	// The query must be waiting before the restore (one arriving after it
+	// rightly waits for a change).
+	for deadline := time.Now().Add(10 * time.Second); n.API().Watchers() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the blocking query did not start within 10s")
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // from counted to waiting on its channels
 	if err := n.Store().Restore(&buf); err != nil {
 		t.Fatal(err)
 	}
