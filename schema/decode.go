@@ -3,6 +3,8 @@ package schema
 import (
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/schemakv/schemakv/internal/jsonutil"
 )
 
 // decodeValue decodes doc, exactly one JSON value with optional whitespace
@@ -36,16 +38,7 @@ type valueDecoder struct {
 	s string
 }
 
-func (d *valueDecoder) space() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *valueDecoder) space() { d.i = jsonutil.SkipSpace(d.b, d.i) }
 
 func (d *valueDecoder) value(depth int) (any, bool) {
 	if d.i >= len(d.b) {

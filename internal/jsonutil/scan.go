@@ -15,11 +15,7 @@ const maxNesting = 10000
 func valid(b []byte, maxDepth int) bool {
 	s := syntax{b: b, maxDepth: min(maxDepth, maxNesting)}
 	s.space()
-	if !s.value(0) {
-		return false
-	}
-	s.space()
-	return s.i == len(b)
+	return s.value(0) && s.end()
 }
 
 type syntax struct {
@@ -28,15 +24,39 @@ type syntax struct {
 	maxDepth int
 }
 
-func (s *syntax) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
+func (s *syntax) space() { s.i = SkipSpace(s.b, s.i) }
+
+// SkipSpace returns the index of the first byte of b at or after i that is
+// not JSON whitespace (len(b) if none is).
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			s.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
+}
+
+// after reads what follows a member or an element: a comma (and the
+// whitespace after it) or the closing byte; closed reports the latter.
+func (s *syntax) after(close byte) (closed, ok bool) {
+	s.space()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		s.space()
+		return false, true
+	case close:
+		s.i++
+		return true, true
+	}
+	return false, false
 }
 
 func (s *syntax) value(depth int) bool {
@@ -93,19 +113,8 @@ func (s *syntax) object(depth int) bool {
 		if !s.value(depth) {
 			return false
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
+		if closed, ok := s.after('}'); !ok || closed {
+			return ok
 		}
 	}
 }
@@ -124,19 +133,8 @@ func (s *syntax) array(depth int) bool {
 		if !s.value(depth) {
 			return false
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case ']':
-			s.i++
-			return true
-		default:
-			return false
+		if closed, ok := s.after(']'); !ok || closed {
+			return ok
 		}
 	}
 }
@@ -267,8 +265,7 @@ func Members(b []byte, depth int, fn func(key string, value []byte) bool) (ok bo
 	s.space()
 	if s.i < len(b) && b[s.i] == '}' {
 		s.i++
-		s.space()
-		return s.i == len(b)
+		return s.end()
 	}
 	for {
 		key, ok := PlainString(s.rest())
@@ -289,22 +286,16 @@ func Members(b []byte, depth int, fn func(key string, value []byte) bool) (ok bo
 		if !fn(key, b[start:s.i]) {
 			return false
 		}
-		s.space()
-		if s.i >= len(b) {
-			return false
-		}
-		switch b[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case '}':
-			s.i++
-			s.space()
-			return s.i == len(b)
-		default:
-			return false
+		if closed, ok := s.after('}'); !ok || closed {
+			return ok && s.end()
 		}
 	}
+}
+
+// end reports whether only whitespace is left.
+func (s *syntax) end() bool {
+	s.space()
+	return s.i == len(s.b)
 }
 
 func (s *syntax) rest() []byte { return s.b[s.i:] }
@@ -346,28 +337,15 @@ func Elements(b []byte, depth int, fn func(value []byte) bool) (ok bool) {
 	s.space()
 	if s.i < len(b) && b[s.i] == ']' {
 		s.i++
-		s.space()
-		return s.i == len(b)
+		return s.end()
 	}
 	for {
 		start := s.i
 		if !s.value(1) || !fn(b[start:s.i]) {
 			return false
 		}
-		s.space()
-		if s.i >= len(b) {
-			return false
-		}
-		switch b[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case ']':
-			s.i++
-			s.space()
-			return s.i == len(b)
-		default:
-			return false
+		if closed, ok := s.after(']'); !ok || closed {
+			return ok && s.end()
 		}
 	}
 }
