@@ -205,6 +205,7 @@ func load(db *bolt.DB) (*View, error) {
 		// Decoding and inserting run on two goroutines: at start-up with
 		// many entries they are most of the work, and of similar cost.
 		counts := map[string]int{}
+		revs := map[string]uint64{} // newest modify revision per namespace (View.cfgrev)
 		cfgTxn := v.configs.Txn()
 		batches := make(chan []loadedEntry, 4)
 		inserted := make(chan struct{})
@@ -214,6 +215,7 @@ func load(db *bolt.DB) (*View, error) {
 				for _, le := range batch {
 					cfgTxn.Insert(le.key, le.e)
 					counts[le.e.Namespace]++
+					revs[le.e.Namespace] = max(revs[le.e.Namespace], le.e.ModifyRevision)
 				}
 			}
 		}()
@@ -255,7 +257,7 @@ func load(db *bolt.DB) (*View, error) {
 		if err := loadAuth(tx, v); err != nil {
 			return err
 		}
-		if err := loadTombstones(tx, v); err != nil {
+		if err := loadTombstones(tx, v, revs); err != nil {
 			return err
 		}
 		return loadEvolution(tx, v)

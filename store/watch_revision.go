@@ -146,12 +146,15 @@ func (v *View) floorOf(ns string) uint64 {
 	return r
 }
 
-// loadTombstones fills v's tombstone trees from the file and computes the
-// revision of the newest event from what the state holds.
-func loadTombstones(tx *bolt.Tx, v *View) error {
+// loadTombstones fills v's tombstone trees from the file, and v.cfgrev from
+// them and revs (each namespace's newest modify revision, which the config
+// load computed), and computes the revision of the newest event from what
+// the state holds.
+func loadTombstones(tx *bolt.Tx, v *View, revs map[string]uint64) error {
 	ct := v.ctombs.Txn()
 	nt := v.ntombs.Txn()
 	fl := v.floors.Txn()
+	bump := func(ns []byte, rev uint64) { revs[string(ns)] = max(revs[string(ns)], rev) }
 	err := tx.Bucket(bucketTombstones).ForEach(func(k, b []byte) error {
 		if len(k) < 2 || len(b) != 8 {
 			return fmt.Errorf("tombstone %q: bad record", k)
@@ -160,10 +163,14 @@ func loadTombstones(tx *bolt.Tx, v *View) error {
 		switch k[0] {
 		case tombConfig:
 			ct.Insert(bytes.Clone(k[1:]), rev)
+			if ns, _, ok := bytes.Cut(k[1:], []byte{0}); ok {
+				bump(ns, rev)
+			}
 		case tombNamespace:
 			nt.Insert(bytes.Clone(k[1:]), rev)
 		case tombFloor:
 			fl.Insert(bytes.Clone(k[1:]), rev)
+			bump(k[1:], rev)
 		default:
 			return fmt.Errorf("tombstone %q: unknown kind", k)
 		}
@@ -173,47 +180,23 @@ func loadTombstones(tx *bolt.Tx, v *View) error {
 		return err
 	}
 	v.ctombs, v.ntombs, v.floors = ct.Commit(), nt.Commit(), fl.Commit()
-	v.cfgrev = configRevisions(v.configs, v.ctombs, v.floors)
+	cr := iradix.New[uint64]().Txn()
+	for ns, r := range revs {
+		cr.Insert([]byte(ns), r)
+	}
+	v.cfgrev = cr.Commit()
 	// Every event leaves a trace that holds its revision: a put the entry's
 	// modify revision (or, once deleted, a tombstone that is newer), a delete
 	// a tombstone, a schema its create revision, a namespace its create
-	// revision or tombstone. The newest trace is the newest event.
+	// revision or tombstone. The newest trace is the newest event. cfgrev
+	// holds the newest of the configs, their tombstones and the floors.
 	v.lastEvent = max(
-		maxUnder(v.ctombs, nil, revOf),
 		maxUnder(v.ntombs, nil, revOf),
-		maxUnder(v.floors, nil, revOf),
-		maxUnder(v.configs, nil, entryRev),
+		maxUnder(v.cfgrev, nil, revOf),
 		maxUnder(v.schemas, nil, schemaRev),
 		maxUnder(v.namespaces, nil, nsRev),
 	)
 	return nil
-}
-
-// configRevisions computes View.cfgrev from the configs, their tombstones
-// and the reaped floors: per namespace, the highest revision of any.
-func configRevisions(configs *iradix.Tree[*api.ConfigEntry], ctombs, floors *iradix.Tree[uint64]) *iradix.Tree[uint64] {
-	m := map[string]uint64{}
-	fi := floors.Root().Iterator()
-	for k, r, ok := fi.Next(); ok; k, r, ok = fi.Next() {
-		m[string(k)] = r
-	}
-	it := configs.Root().Iterator()
-	for k, e, ok := it.Next(); ok; k, e, ok = it.Next() {
-		if ns, _, ok := bytes.Cut(k, []byte{0}); ok {
-			m[string(ns)] = max(m[string(ns)], e.ModifyRevision)
-		}
-	}
-	ti := ctombs.Root().Iterator()
-	for k, r, ok := ti.Next(); ok; k, r, ok = ti.Next() {
-		if ns, _, ok := bytes.Cut(k, []byte{0}); ok {
-			m[string(ns)] = max(m[string(ns)], r)
-		}
-	}
-	t := iradix.New[uint64]().Txn()
-	for ns, r := range m {
-		t.Insert([]byte(ns), r)
-	}
-	return t.Commit()
 }
 
 // configRevisionOf is the newest config put or delete in namespace ns, 0
